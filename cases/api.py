@@ -1,0 +1,112 @@
+"""The public case API.
+
+A *case* is a named, seeded factory for a Keras model plus the inputs it is
+checked on.  Cases are plain data: declaring one never imports TensorFlow, the
+builder runs only inside a conversion worker.
+
+    from cases.api import Case
+
+    def _build():
+        import keras
+        inp = keras.Input((8,), name="x")
+        return keras.Model(inp, keras.layers.Dense(3, activation="softmax")(inp))
+
+    MY_MLP = Case("my_mlp", family="dense", build=_build)
+
+Module-level ``Case`` objects, a module-level ``CASES`` iterable of them, and
+plain functions named ``case_<name>`` (returning a model, or ``(model,
+inputs)``) are all picked up by :mod:`cases.loader`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, Callable, Sequence
+
+KERAS = "keras"
+TF_KERAS = "tf_keras"
+KERAS_FLAVOURS = (KERAS, TF_KERAS)
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.]+$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Tolerance:
+    """Element-wise tolerance: an element fails only if it exceeds both."""
+
+    rtol: float
+    atol: float
+
+
+#: Default tolerances by the floating dtype of the reference output.
+DEFAULT_TOLERANCES = {
+    "float64": Tolerance(rtol=1e-6, atol=1e-7),
+    "float32": Tolerance(rtol=1e-4, atol=1e-5),
+    "float16": Tolerance(rtol=1e-2, atol=1e-3),
+    "bfloat16": Tolerance(rtol=2e-2, atol=1e-2),
+}
+
+
+def tolerance_for(dtype: str, override: Tolerance | None = None) -> Tolerance:
+    """The tolerance for an output of ``dtype``, unless the case overrides it.
+
+    A case override never makes a half-precision output stricter than its
+    dtype allows.
+    """
+    base = DEFAULT_TOLERANCES.get(str(dtype), DEFAULT_TOLERANCES["float32"])
+    if override is None:
+        return base
+    if str(dtype) in ("float16", "bfloat16"):
+        return Tolerance(rtol=max(override.rtol, base.rtol), atol=max(override.atol, base.atol))
+    return override
+
+
+InputsFn = Callable[[Any, int], Sequence[Any]]
+"""``inputs(rng, batch) -> [array, ...]`` in the model's input order."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One Keras model to convert.
+
+    name:       unique id, used in test ids and results (letters, digits, _ and .).
+    family:     grouping in reports (recurrent, dense, vision, user, ...).
+    build:      zero-argument callable returning the Keras model.  The worker
+                seeds Python, NumPy, TensorFlow and Keras with ``seed`` first,
+                so random initialisation is reproducible.
+    inputs:     ``inputs(rng, batch)`` returning arrays in the model's input
+                order, or None to generate them from the model's input specs.
+                ``rng`` is a ``numpy.random.Generator`` seeded with ``seed``.
+    batch:      the main batch size; every cell also runs at a second size.
+    tolerance:  float32 tolerance override (None: the dtype default).
+    tags:       free labels; each becomes a pytest marker (``-m "not slow"``).
+    keras:      ``"keras"`` (the keras package: Keras 3 on current stacks, Keras 2
+                on TF <= 2.15) or ``"tf_keras"``: which Keras the builder imports.
+    """
+
+    name: str
+    family: str
+    build: Callable[[], Any]
+    inputs: InputsFn | None = None
+    batch: int = 3
+    tolerance: Tolerance | None = None
+    tags: frozenset[str] = frozenset()
+    keras: str = KERAS
+    seed: int = 0
+    description: str = ""
+    #: where the case was declared ("cases.recurrent" or a file path); set by the loader.
+    module: str = ""
+    #: True when ``build`` returns ``(model, inputs)`` (user ``case_*`` functions).
+    build_returns_inputs: bool = False
+
+    def __post_init__(self) -> None:
+        if not _NAME_RE.match(self.name):
+            raise ValueError(f"case name {self.name!r}: use letters, digits, '_' and '.' only")
+        if self.keras not in KERAS_FLAVOURS:
+            raise ValueError(f"case {self.name}: keras must be one of {KERAS_FLAVOURS}, not {self.keras!r}")
+        if self.batch < 1:
+            raise ValueError(f"case {self.name}: batch must be >= 1")
+        object.__setattr__(self, "tags", frozenset(self.tags))
+
+    def with_module(self, module: str) -> "Case":
+        return dataclasses.replace(self, module=module)

@@ -1,0 +1,103 @@
+"""Finding cases: the built-in case modules and user modules given by path.
+
+Both the test process (to collect the matrix) and the conversion workers (to
+build a model) load cases through here, by the same *module reference*: a
+dotted name for built-in modules, a file path for user modules.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import pkgutil
+import sys
+from pathlib import Path
+from typing import Iterable
+
+from cases.api import Case
+
+#: modules of the ``cases`` package that hold machinery, not cases
+_NOT_CASE_MODULES = {"api", "loader", "inputs"}
+
+
+class ModuleLoadError(Exception):
+    """A case or converter module could not be loaded; the message is one line for the user."""
+
+
+CaseLoadError = ModuleLoadError
+
+
+def builtin_modules() -> list[str]:
+    import cases
+
+    names = [m.name for m in pkgutil.iter_modules(cases.__path__)
+             if not m.name.startswith("_") and m.name not in _NOT_CASE_MODULES]
+    return [f"cases.{n}" for n in sorted(names)]
+
+
+def import_module(ref: str, what: str = "case module"):
+    """Import a module by dotted name or by file path."""
+    if ref.endswith(".py") or "/" in ref or "\\" in ref:
+        path = Path(ref).resolve()
+        if not path.is_file():
+            raise CaseLoadError(f"{what} {ref}: no such file")
+        digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
+        mod_name = f"_conformance_user_{path.stem}_{digest}"
+        if mod_name in sys.modules:
+            return sys.modules[mod_name]
+        spec = importlib.util.spec_from_file_location(mod_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[mod_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:  # the user's module is broken: one line
+            del sys.modules[mod_name]
+            raise CaseLoadError(f"{what} {ref} failed to import: {type(exc).__name__}: {exc}") from exc
+        return module
+    try:
+        return importlib.import_module(ref)
+    except Exception as exc:
+        raise CaseLoadError(f"{what} {ref} failed to import: {type(exc).__name__}: {exc}") from exc
+
+
+def _user_function_case(name: str, fn) -> Case:
+    """A plain ``case_<name>()`` function returning a model or (model, inputs)."""
+    doc = inspect.getdoc(fn) or ""
+    return Case(name=name, family="user", build=fn, build_returns_inputs=True,
+                description=doc.splitlines()[0] if doc else "")
+
+
+def cases_in_module(module, ref: str) -> list[Case]:
+    found: list[Case] = []
+    for attr, value in vars(module).items():
+        if isinstance(value, Case):
+            found.append(value)
+        elif attr == "CASES":
+            found.extend(c for c in value if isinstance(c, Case))
+        elif attr.startswith("case_") and inspect.isfunction(value) and value.__module__ == module.__name__:
+            found.append(_user_function_case(attr[len("case_"):], value))
+    unique: dict[str, Case] = {}
+    for c in found:
+        if c.name in unique and unique[c.name] is not c:
+            raise CaseLoadError(f"case module {ref}: two cases are named {c.name!r}")
+        unique[c.name] = c
+    return [c.with_module(ref) for c in unique.values()]
+
+
+def load_cases(refs: Iterable[str]) -> list[Case]:
+    """All cases of the given module references, in a stable order; names unique."""
+    out: dict[str, Case] = {}
+    for ref in refs:
+        for c in cases_in_module(import_module(ref), ref):
+            if c.name in out:
+                raise CaseLoadError(f"case {c.name!r} is declared in both {out[c.name].module} and {ref}")
+            out[c.name] = c
+    return list(out.values())
+
+
+def find_case(ref: str, name: str) -> Case:
+    for c in cases_in_module(import_module(ref), ref):
+        if c.name == name:
+            return c
+    raise CaseLoadError(f"case {name!r} not found in {ref}")

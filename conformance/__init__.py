@@ -1,0 +1,1 @@
+"""Keras -> ONNX conformance suite: converters, checks, verdicts, results, reports."""

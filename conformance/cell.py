@@ -1,0 +1,294 @@
+"""The flow of one cell inside a conversion worker.
+
+build (cached per case) -> convert -> validity -> session -> signature -> run at
+two batch sizes -> compare.  Every stage lands in ``record["stages"]`` as plain
+data; :func:`conformance.verdict.decide` turns them into a status later.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import random
+import shutil
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from cases.api import KERAS, Case, tolerance_for
+from cases.inputs import from_specs
+from cases.loader import find_case
+from conformance.checks import check_validity, check_signature, model_facts, open_session, output_order
+from conformance.compare import compare, degenerate_reasons
+from conformance.converters import find_converter
+from conformance.converters.base import ConvertContext, OpsetRejected
+
+#: how many built cases a worker keeps (cells are ordered case by case)
+CASE_CACHE_SIZE = 2
+
+
+def error_text(exc: BaseException, limit: int = 4000) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def traceback_tail(exc: BaseException, lines: int = 12) -> str:
+    return "".join(traceback.format_exception(exc)[-lines:])
+
+
+@dataclasses.dataclass
+class Batch:
+    size: int
+    arrays: list
+    refs: list
+    keras_seconds: float
+
+
+@dataclasses.dataclass
+class Built:
+    model: object
+    inputs: list          # [(name, shape, dtype)]
+    outputs: list         # [(name, shape, dtype)]
+    batches: list[Batch]
+    degenerate: list[str]
+    seconds: float
+
+
+def _seed_everything(case: Case) -> None:
+    import tensorflow as tf
+
+    random.seed(case.seed)
+    np.random.seed(case.seed)
+    tf.random.set_seed(case.seed)
+    if case.keras == KERAS:
+        import keras
+
+        keras.utils.set_random_seed(case.seed)
+    else:
+        import tf_keras
+
+        tf_keras.utils.set_random_seed(case.seed)
+
+
+def _dims(shape) -> tuple:
+    if hasattr(shape, "as_list"):
+        shape = shape.as_list() if shape.rank is not None else []
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def _dtype_name(dt) -> str:
+    return getattr(dt, "name", None) or str(dt)
+
+
+def input_specs(model) -> list[tuple[str, tuple, str]]:
+    specs = []
+    for t in model.inputs:
+        name = t.name.split(":")[0]
+        specs.append((name, _dims(t.shape), _dtype_name(t.dtype)))
+    return specs
+
+
+def keras_outputs(model, arrays) -> list[np.ndarray]:
+    x = arrays[0] if len(arrays) == 1 else list(arrays)
+    y = model(x, training=False)
+    if isinstance(y, dict):
+        y = [y[k] for k in model.output_names] if all(k in y for k in getattr(model, "output_names", [])) \
+            else [y[k] for k in sorted(y)]
+    elif not isinstance(y, (list, tuple)):
+        y = [y]
+    return [np.asarray(t) for t in y]
+
+
+def _output_names(model, n: int) -> list[str]:
+    names = list(getattr(model, "output_names", []) or [])
+    if len(names) != n or len(set(names)) != n:
+        return [f"output_{i}" for i in range(n)]
+    return names
+
+
+def build_case(case: Case) -> Built:
+    t0 = time.perf_counter()
+    _seed_everything(case)
+    made = case.build()
+    given = None
+    if case.build_returns_inputs and isinstance(made, tuple):
+        model, given = made
+    else:
+        model = made
+    specs = input_specs(model)
+    if given is not None:
+        primary = [np.asarray(a) for a in (given if isinstance(given, (list, tuple)) else [given])]
+        if len(primary) != len(specs):
+            raise ValueError(f"case gives {len(primary)} input arrays, the model has {len(specs)} inputs")
+        n = primary[0].shape[0]
+        second = [a[:1] for a in primary] if n > 1 else [np.concatenate([a, a]) for a in primary]
+    else:
+        gen = case.inputs or (lambda rng, b: from_specs(specs, rng, b))
+        primary = [np.asarray(a) for a in gen(np.random.default_rng(case.seed), case.batch)]
+        second_size = 1 if case.batch > 1 else 2
+        second = [np.asarray(a) for a in gen(np.random.default_rng(case.seed + 1), second_size)]
+        if len(primary) != len(specs):
+            raise ValueError(f"case inputs give {len(primary)} arrays, the model has {len(specs)} inputs")
+    batches = []
+    for arrays in (primary, second):
+        k0 = time.perf_counter()
+        refs = keras_outputs(model, arrays)
+        batches.append(Batch(int(arrays[0].shape[0]), arrays, refs, time.perf_counter() - k0))
+    names = _output_names(model, len(batches[0].refs))
+    outputs = [(n, tuple(r.shape[1:]), str(r.dtype)) for n, r in zip(names, batches[0].refs)]
+    degenerate = [p for n, r in zip(names, batches[0].refs) for p in degenerate_reasons(n, r)]
+    return Built(model, specs, outputs, batches, degenerate, time.perf_counter() - t0)
+
+
+class WorkerState:
+    """What a worker keeps between cells: converters, availability, built cases, shared artifacts."""
+
+    def __init__(self, run_dir: Path, threads: int):
+        self.run_dir = Path(run_dir)
+        self.threads = threads
+        self.converters: dict = {}
+        self.availability: dict = {}
+        self.cases: dict = {}
+        self.built: collections.OrderedDict = collections.OrderedDict()
+        self.memo: dict = {}
+
+    def converter(self, ref: str, name: str):
+        key = (ref, name)
+        if key not in self.converters:
+            conv = find_converter(ref, name)
+            try:
+                version = conv.load()
+                avail = {"ok": True, "version": version}
+            except BaseException as exc:  # an import can raise anything, even SystemExit
+                avail = {"ok": False, "error": error_text(exc), "traceback": traceback_tail(exc)}
+            self.converters[key] = conv
+            self.availability[key] = avail
+        return self.converters[key], self.availability[key]
+
+    def case(self, ref: str, name: str) -> Case:
+        key = (ref, name)
+        if key not in self.cases:
+            self.cases[key] = find_case(ref, name)
+        return self.cases[key]
+
+    def build(self, case: Case) -> tuple[Built | None, dict]:
+        key = (case.module, case.name)
+        if key in self.built:
+            self.built.move_to_end(key)
+            built, stage = self.built[key]
+            return built, dict(stage, cached=True)
+        try:
+            built = build_case(case)
+            stage = {"ok": True, "seconds": built.seconds,
+                     "keras_seconds": [b.keras_seconds for b in built.batches],
+                     "batches": [b.size for b in built.batches]}
+        except Exception as exc:
+            built, stage = None, {"ok": False, "error": error_text(exc), "traceback": traceback_tail(exc)}
+        self.built[key] = (built, stage)
+        while len(self.built) > CASE_CACHE_SIZE:
+            (old_ref, old_name), _ = self.built.popitem(last=False)
+            for k in [k for k in self.memo if k[:2] == (old_ref, old_name)]:
+                del self.memo[k]
+            shutil.rmtree(self.case_dir(old_ref, old_name), ignore_errors=True)
+        return built, dict(stage, cached=False)
+
+    def case_dir(self, ref: str, name: str) -> Path:
+        import hashlib
+
+        tag = hashlib.sha1(f"{ref}::{name}".encode()).hexdigest()[:8]
+        return self.run_dir / "cases" / f"{name}-{tag}"
+
+
+def run_cell(task: dict, state: WorkerState) -> dict:
+    stages: dict = {}
+    facts: dict = {}
+    record = {"stages": stages, "facts": facts}
+    conv, avail = state.converter(task["converter_module"], task["converter"])
+    stages["availability"] = avail
+    facts["converter_version"] = avail.get("version")
+    if not avail["ok"]:
+        return record
+    try:
+        case = state.case(task["case_module"], task["case"])
+        stages["case"] = {"ok": True}
+    except Exception as exc:
+        stages["case"] = {"ok": False, "error": error_text(exc)}
+        return record
+    why_not = conv.accepts(case)
+    stages["applicable"] = {"ok": why_not is None, "reason": why_not}
+    if why_not:
+        return record
+    built, stages["build"] = state.build(case)
+    if built is None:
+        return record
+    stages["reference"] = {"ok": not built.degenerate, "problems": built.degenerate}
+    facts["keras_inputs"] = [{"name": n, "shape": list(s), "dtype": d} for n, s, d in built.inputs]
+    facts["keras_outputs"] = [{"name": n, "shape": list(s), "dtype": d} for n, s, d in built.outputs]
+    case_dir = state.case_dir(case.module, case.name)
+    case_dir.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="cell-", dir=state.run_dir))
+    try:
+        _convert_and_check(task, state, conv, case, built, case_dir, workdir, stages, facts)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return record
+
+
+def _convert_and_check(task, state, conv, case, built, case_dir, workdir, stages, facts) -> None:
+    ctx = ConvertContext(case=case, opset=int(task["opset"]), workdir=workdir, case_dir=case_dir,
+                         inputs=built.inputs, outputs=built.outputs,
+                         deadline=time.monotonic() + float(task.get("timeout", 600)), memo=state.memo)
+    t0 = time.perf_counter()
+    try:
+        conversion = conv.convert(built.model, ctx)
+        model_bytes = conversion.model.SerializeToString()
+    except OpsetRejected as exc:
+        stages["convert"] = {"ok": False, "opset_rejected": True, "error": str(exc),
+                             "seconds": time.perf_counter() - t0}
+        return
+    except Exception as exc:
+        stages["convert"] = {"ok": False, "error": error_text(exc), "traceback": traceback_tail(exc),
+                             "seconds": time.perf_counter() - t0}
+        return
+    stages["convert"] = {"ok": True, "seconds": time.perf_counter() - t0, "command": conversion.command}
+    facts.update(model_facts(conversion.model, len(model_bytes)))
+    if task.get("keep_onnx_dir"):
+        keep = Path(task["keep_onnx_dir"]) / f"{case.name}--{conv.name}--opset{ctx.opset}.onnx"
+        keep.parent.mkdir(parents=True, exist_ok=True)
+        keep.write_bytes(model_bytes)
+        facts["onnx_path"] = str(keep)
+    t0 = time.perf_counter()
+    stages.update(check_validity(conversion.model))
+    facts["check_seconds"] = time.perf_counter() - t0
+    sess, stages["session"] = open_session(model_bytes, state.threads)
+    if sess is None:
+        return
+    stages["signature"], feed = check_signature(sess, built.inputs, built.outputs)
+    order, matched_by = output_order(sess, conversion.output_names)
+    facts["outputs_matched_by"] = matched_by
+    runs, failures, seconds = [], [], {}
+    for batch in built.batches:
+        feeds = {name: arr for name, arr in zip(feed, batch.arrays)}
+        t0 = time.perf_counter()
+        try:
+            outs = sess.run(order, feeds)
+        except Exception as exc:
+            stages["run"] = {"ok": False, "error": error_text(exc), "batch": batch.size}
+            return
+        seconds[str(batch.size)] = time.perf_counter() - t0
+        if len(outs) != len(batch.refs):
+            failures.append(f"batch {batch.size}: onnxruntime gives {len(outs)} outputs, Keras {len(batch.refs)}")
+        comps = []
+        for (name, _shape, dtype), ref, out in zip(built.outputs, batch.refs, outs):
+            tol = tolerance_for(dtype, case.tolerance)
+            comps.append(compare(name, ref, out, tol.rtol, tol.atol))
+        failures += [f"batch {batch.size}: {c.summary()}" for c in comps if not c.passed]
+        runs.append({"batch": batch.size, "outputs": [dataclasses.asdict(c) for c in comps]})
+    stages["run"] = {"ok": True, "seconds": seconds}
+    stages["compare"] = {"ok": not failures, "batches": runs, "failures": failures}
+    all_cmp = [o for r in runs for o in r["outputs"] if not o["problem"]]
+    if all_cmp:
+        facts["max_abs_error"] = max(o["max_abs"] for o in all_cmp)
+        facts["max_rel_error"] = max(o["max_rel"] for o in all_cmp)

@@ -1,0 +1,29 @@
+"""Saving a case's model as a SavedModel once per worker, the way its Keras documents."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from cases.api import KERAS
+from conformance.converters.base import ConvertContext, keras_major
+
+
+def saved_model(model, ctx: ConvertContext) -> tuple[Path, list[str], str]:
+    """(directory, serving output keys in Keras output order, how it was saved); shared across opsets."""
+
+    def make():
+        path = ctx.case_dir / "saved_model"
+        if ctx.case.keras == KERAS and keras_major() >= 3:
+            model.export(str(path), format="tf_saved_model", verbose=False)
+            how = 'model.export(path, format="tf_saved_model")'
+            keys = [f"output_{i}" for i in range(len(ctx.outputs))]
+            if len(ctx.outputs) == 1:
+                keys = ["output_0"]
+        else:
+            import tensorflow as tf
+
+            tf.saved_model.save(model, str(path))
+            how = "tf.saved_model.save(model, path)"
+            keys = list(getattr(model, "output_names", []) or [])
+        return path, keys, how
+
+    return ctx.shared("saved_model", make)

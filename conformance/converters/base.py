@@ -1,0 +1,116 @@
+"""The converter interface: one small class per converter.
+
+A converter module (built-in or ``--converters-module path.py``) exposes one or
+more ``Converter`` instances at module level (or a ``CONVERTERS`` list).  The
+module must be importable without TensorFlow: import the converter library in
+``load`` and ``convert``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+from cases.api import KERAS, TF_KERAS, Case
+
+
+class OpsetRejected(Exception):
+    """Raise from ``convert`` when the converter itself refused the requested opset."""
+
+
+@dataclasses.dataclass
+class Conversion:
+    """What a converter produced."""
+
+    model: Any  # onnx.ModelProto
+    #: ONNX output names in the order of the Keras model's outputs (None: graph order)
+    output_names: list[str] | None = None
+    #: the exact command or call used, for the report's repro line
+    command: str = ""
+
+
+@dataclasses.dataclass
+class ConvertContext:
+    """Everything a converter may need besides the model."""
+
+    case: Case
+    opset: int
+    #: scratch directory of this cell (removed after the cell)
+    workdir: Path
+    #: directory kept for this case for the worker's life (e.g. a SavedModel shared across opsets)
+    case_dir: Path
+    #: Keras inputs and outputs: [(name, shape with None for unknown, dtype name)]
+    inputs: list[tuple[str, tuple, str]]
+    outputs: list[tuple[str, tuple, str]]
+    deadline: float
+    #: memo shared by every cell this worker runs: key -> value
+    memo: dict = dataclasses.field(default_factory=dict)
+
+    def remaining(self) -> float:
+        return max(1.0, self.deadline - time.monotonic())
+
+    def shared(self, key: str, make: Callable[[], Any]) -> Any:
+        """Compute ``make()`` once per worker for this case and ``key``."""
+        full = (self.case.module, self.case.name, key)
+        if full not in self.memo:
+            self.memo[full] = make()
+        return self.memo[full]
+
+
+class Converter:
+    #: row name in the matrix
+    name: ClassVar[str] = ""
+    #: the pip distribution whose version identifies the converter
+    distribution: ClassVar[str] = ""
+    #: one line for the report
+    summary: ClassVar[str] = ""
+    #: which Keras flavours it takes (cases.api.KERAS, cases.api.TF_KERAS)
+    keras_flavours: ClassVar[frozenset] = frozenset({KERAS, TF_KERAS})
+
+    def load(self) -> str:
+        """Import the converter library; return its version.  Raise if it cannot be used here."""
+        raise NotImplementedError
+
+    def accepts(self, case: Case) -> str | None:
+        """None if the converter takes this case, else why not (NOT_APPLICABLE)."""
+        if case.keras not in self.keras_flavours:
+            return f"{self.name} converts {' or '.join(sorted(self.keras_flavours))} models; this case is built with {case.keras}"
+        return None
+
+    def convert(self, model, ctx: ConvertContext) -> Conversion:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<converter {self.name}>"
+
+
+_TF2ONNX_OPSET = re.compile(r"Opset \d+ is not supported")
+
+
+def tf2onnx_rejects_opset(text: str) -> bool:
+    """tf2onnx's own refusal of an opset (``make_sure failure: Opset 19 is not supported yet``)."""
+    return bool(_TF2ONNX_OPSET.search(text))
+
+
+def tensor_specs(ctx: ConvertContext):
+    """tf.TensorSpec for each Keras input, named like the Keras input."""
+    import tensorflow as tf
+
+    return [tf.TensorSpec(shape, tf.as_dtype(dtype), name=name) for name, shape, dtype in ctx.inputs]
+
+
+def keras_major() -> int:
+    import keras
+
+    return int(keras.__version__.split(".")[0])
+
+
+def last_error_line(text: str) -> str:
+    """The final exception line of a traceback printed by a subprocess."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b.*", ln) or ln.startswith("error:"):
+            return ln
+    return lines[-1] if lines else "(no output)"

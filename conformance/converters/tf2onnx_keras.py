@@ -1,0 +1,33 @@
+"""tf2onnx.convert.from_keras with an input signature named like the Keras inputs."""
+from __future__ import annotations
+
+from conformance.converters.base import (Conversion, Converter, ConvertContext, OpsetRejected, tensor_specs,
+                                         tf2onnx_rejects_opset)
+
+
+class Tf2OnnxKeras(Converter):
+    name = "tf2onnx-keras"
+    distribution = "tf2onnx"
+    summary = "tf2onnx.convert.from_keras(model, input_signature=[tf.TensorSpec(...)], opset=N)"
+
+    def load(self) -> str:
+        import tf2onnx
+        import tf2onnx.convert  # noqa: F401
+
+        return tf2onnx.__version__
+
+    def convert(self, model, ctx: ConvertContext) -> Conversion:
+        import tf2onnx
+
+        spec = tensor_specs(ctx)
+        try:
+            onnx_model, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=ctx.opset)
+        except ValueError as exc:
+            if tf2onnx_rejects_opset(str(exc)):
+                raise OpsetRejected(str(exc)) from exc
+            raise
+        # from_keras names graph outputs after the Keras outputs, in order
+        return Conversion(onnx_model, command=f"tf2onnx.convert.from_keras(model, input_signature={spec!r}, opset={ctx.opset})")
+
+
+CONVERTER = Tf2OnnxKeras()

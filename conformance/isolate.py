@@ -1,0 +1,161 @@
+"""Running cells in a long-lived worker process, with a time limit.
+
+The worker is a fresh interpreter (never a fork of a process that imported
+TensorFlow).  If it dies the cell is CRASH (with the signal and the last lines
+it logged); if it overruns the cell is TIMEOUT and the worker's whole process
+group is killed.  Either way a new worker serves the next cell.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: environment every worker gets (on top of the parent's)
+WORKER_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "CUDA_VISIBLE_DEVICES": "",
+    "PYTHONHASHSEED": "0",
+    "PYTHONUNBUFFERED": "1",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+}
+
+
+def _signal_name(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return signal.Signals(-returncode).name
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+class Worker:
+    def __init__(self, run_dir: Path, threads: int, log_path: Path, extra_env: dict | None = None,
+                 command: list[str] | None = None):
+        env = dict(os.environ)
+        env.update(WORKER_ENV)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
+        env.update(extra_env or {})
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_path
+        self._log = open(log_path, "ab")
+        cmd = command or [sys.executable, "-m", "conformance.worker", str(run_dir), str(threads)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
+                                     cwd=str(PROJECT_ROOT), env=env, start_new_session=True)
+        self._buf = b""
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def _log_tail(self, start: int, lines: int = 6) -> str:
+        try:
+            with open(self.log_path, "rb") as fh:
+                fh.seek(start)
+                text = fh.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        kept = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("[conformance]")]
+        return " | ".join(kept[-lines:])
+
+    def request(self, task: dict, timeout: float) -> dict:
+        start = os.path.getsize(self.log_path)
+        try:
+            self.proc.stdin.write((json.dumps(task) + "\n").encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return self._crashed(start)
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                tail = self._log_tail(start)
+                return _isolation("TIMEOUT", f"the cell did not finish within {timeout:g} s (worker killed)"
+                                  + (f"; last log lines: {tail}" if tail else ""))
+            ready, _, _ = select.select([fd], [], [], min(remaining, 1.0))
+            if not ready:
+                continue
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return self._crashed(start)
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:
+            self.kill()
+            return _isolation("CRASH", f"the worker answered garbage: {line[:200]!r}")
+
+    def _crashed(self, log_start: int) -> dict:
+        try:
+            rc = self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            rc = self.proc.returncode
+        tail = self._log_tail(log_start)
+        return _isolation("CRASH", f"the conversion worker died ({_signal_name(rc)})"
+                          + (f"; last log lines: {tail}" if tail else ""))
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self.proc.kill()
+            self.proc.wait()
+
+    def close(self, grace: float = 5.0) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=grace)
+            except (subprocess.TimeoutExpired, OSError):
+                self.kill()
+        self._log.close()
+
+
+def _isolation(status: str, error: str) -> dict:
+    return {"stages": {"isolation": {"ok": False, "status": status, "error": error}}, "facts": {}}
+
+
+class WorkerPool:
+    """One worker at a time for a test process; replaced when it dies or overruns."""
+
+    def __init__(self, run_dir: Path, threads: int, extra_env: dict | None = None, command: list[str] | None = None):
+        self.run_dir = Path(run_dir)
+        self.threads = threads
+        self.extra_env = extra_env
+        self.command = command
+        self._worker: Worker | None = None
+        self._started = 0
+
+    def run(self, task: dict, timeout: float) -> dict:
+        if self._worker is None or not self._worker.alive():
+            if self._worker is not None:
+                self._worker.close()
+            self._started += 1
+            self._worker = Worker(self.run_dir, self.threads, self.run_dir / "logs" / f"worker-{os.getpid()}-{self._started}.log",
+                                  self.extra_env, self.command)
+        result = self._worker.request(task, timeout)
+        if not self._worker.alive():
+            self._worker.close()
+            self._worker = None
+        return result
+
+    @property
+    def workers_started(self) -> int:
+        return self._started
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None

@@ -1,0 +1,110 @@
+"""Command-line options of the suite, parsed and validated into ``Settings``.
+
+Parsing is pure (no pytest, no TensorFlow) so the project's tests can check it;
+every bad value raises ``OptionError`` with one line for the user.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+DEFAULT_OPSETS = (9, 11, 13, 15, 17, 18)
+DEFAULT_TIMEOUT = 900.0
+
+
+class OptionError(Exception):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    converters: tuple[str, ...] | None   # None: all registered
+    opsets: tuple[int, ...]
+    case_modules: tuple[str, ...]
+    converter_modules: tuple[str, ...]
+    expectations: Path | None
+    report_dir: Path
+    timeout: float
+    threads: int
+    keep_onnx: bool
+    stack: str
+
+
+def parse_opsets(text: str, max_known: int) -> tuple[int, ...]:
+    out = []
+    for part in (p.strip() for p in str(text).split(",")):
+        if not part:
+            continue
+        if "-" in part[1:]:
+            lo, hi = part.split("-", 1)
+            if not (lo.strip().isdigit() and hi.strip().isdigit()) or int(lo) > int(hi):
+                raise OptionError(f"--opsets: {part!r} is not a range such as 9-13")
+            out.extend(range(int(lo), int(hi) + 1))
+            continue
+        if not part.isdigit():
+            raise OptionError(f"--opsets: {part!r} is not an opset number (use e.g. --opsets 9,11,13 or 9-13)")
+        out.append(int(part))
+    if not out:
+        raise OptionError("--opsets: no opset given")
+    for o in out:
+        if not 1 <= o <= max_known:
+            raise OptionError(f"--opsets: {o} is not an ONNX opset (the installed onnx knows 1..{max_known})")
+    return tuple(sorted(set(out)))
+
+
+def parse_converters(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if not names:
+        raise OptionError("--converters: no converter named")
+    return names
+
+
+def check_converters(selected: tuple[str, ...] | None, known: list[str]) -> list[str]:
+    if selected is None:
+        return list(known)
+    unknown = [n for n in selected if n not in known]
+    if unknown:
+        raise OptionError(f"--converters: unknown converter(s) {', '.join(unknown)} (known: {', '.join(known)})")
+    return list(selected)
+
+
+def default_threads() -> int:
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def settings_from(getoption, rootdir: Path, max_opset: int) -> Settings:
+    """Build Settings from pytest's ``config.getoption``."""
+    opsets = parse_opsets(getoption("opsets") or ",".join(map(str, DEFAULT_OPSETS)), max_opset)
+    expectations = getoption("expectations")
+    if expectations is None:
+        default = rootdir / "expectations.toml"
+        expectations = default if default.is_file() else None
+    elif str(expectations).lower() in ("", "none"):
+        expectations = None
+    else:
+        expectations = Path(expectations)
+    timeout = getoption("cell_timeout")
+    if timeout is not None and timeout <= 0:
+        raise OptionError("--cell-timeout must be a positive number of seconds")
+    threads = getoption("conformance_threads")
+    if threads is not None and threads < 1:
+        raise OptionError("--conformance-threads must be at least 1")
+    report_dir = Path(getoption("report_dir") or rootdir / "reports")
+    if not report_dir.is_absolute():
+        report_dir = Path.cwd() / report_dir
+    return Settings(
+        converters=parse_converters(getoption("converters")),
+        opsets=opsets,
+        case_modules=tuple(getoption("cases_module") or ()),
+        converter_modules=tuple(getoption("converters_module") or ()),
+        expectations=expectations,
+        report_dir=report_dir,
+        timeout=float(timeout or DEFAULT_TIMEOUT),
+        threads=int(threads or default_threads()),
+        keep_onnx=bool(getoption("keep_onnx")),
+        stack=getoption("stack") or os.environ.get("CONFORMANCE_STACK") or "default",
+    )

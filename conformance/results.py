@@ -1,0 +1,133 @@
+"""The results file: schema, incremental writing, loading, rebuilding.
+
+While a run goes, every finished cell is appended (and flushed) to
+``results.partial.jsonl`` by the one process that owns the run (the xdist
+controller, or the only pytest process).  At the end ``results.json`` is
+written atomically and the partial file removed.  An interrupted run leaves the
+partial file behind; ``python -m conformance.report rebuild`` turns it into a
+results.json holding every cell that finished.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+RESULTS = "results.json"
+PARTIAL = "results.partial.jsonl"
+
+
+class ResultsError(Exception):
+    """A results file cannot be used; the message is one line."""
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def record_key(rec: dict) -> tuple:
+    return (rec.get("stack", ""), rec["case"], rec["converter"], int(rec["opset"]))
+
+
+def document(run: dict, environment: dict, converters: dict, records: list[dict], stale: list[dict] | None,
+             complete: bool) -> dict:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run": dict(run, complete=complete, cells=len(records)),
+        "environment": environment,
+        "converters": converters,
+        "stale_expectations": stale if stale is not None else [],
+        "records": sorted(records, key=lambda r: (r.get("family", ""), r["case"], r["converter"], int(r["opset"]))),
+    }
+
+
+class ResultsWriter:
+    def __init__(self, report_dir: Path, run: dict, environment: dict, converters: dict):
+        self.report_dir = Path(report_dir)
+        self.report_dir.mkdir(parents=True, exist_ok=True)
+        self.partial_path = self.report_dir / PARTIAL
+        self.path = self.report_dir / RESULTS
+        self.run, self.environment, self.converters = run, environment, converters
+        self.records: list[dict] = []
+        self._fh = open(self.partial_path, "w", encoding="utf-8")
+        self._write_line({"kind": "header", "schema_version": SCHEMA_VERSION, "run": run,
+                          "environment": environment, "converters": converters})
+
+    def _write_line(self, obj: dict) -> None:
+        self._fh.write(json.dumps(obj) + "\n")
+        self._fh.flush()
+
+    def add(self, record: dict) -> None:
+        self.records.append(record)
+        self._write_line({"kind": "record", "record": record})
+
+    def finish(self, stale: list[dict] | None, complete: bool, run_extra: dict | None = None) -> Path:
+        run = dict(self.run, **(run_extra or {}))
+        doc = document(run, self.environment, self.converters, self.records, stale, complete)
+        _atomic_write(self.path, json.dumps(doc, indent=1) + "\n")
+        self._fh.close()
+        self.partial_path.unlink(missing_ok=True)
+        return self.path
+
+
+def load(path: str | Path) -> dict:
+    """A results.json, checked for the schema this code reads."""
+    p = Path(path)
+    if not p.is_file():
+        raise ResultsError(f"results file {p}: no such file")
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"results file {p}: not valid JSON ({exc})") from None
+    if not isinstance(doc, dict) or "schema_version" not in doc:
+        raise ResultsError(f"results file {p}: no schema_version; not a conformance results file")
+    if doc["schema_version"] != SCHEMA_VERSION:
+        raise ResultsError(f"results file {p}: schema version {doc['schema_version']!r}, this suite reads version {SCHEMA_VERSION}")
+    if not isinstance(doc.get("records"), list):
+        raise ResultsError(f"results file {p}: 'records' is missing or not a list")
+    for i, rec in enumerate(doc["records"]):
+        if not isinstance(rec, dict) or not {"case", "converter", "opset", "status"} <= set(rec):
+            raise ResultsError(f"results file {p}: record #{i} lacks case/converter/opset/status")
+    return doc
+
+
+def rebuild(partial: str | Path) -> dict:
+    """A results document from an interrupted run's partial file (every finished cell)."""
+    p = Path(partial)
+    if not p.is_file():
+        raise ResultsError(f"partial results {p}: no such file")
+    header, records = None, []
+    with open(p, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                # the last line of a killed run may be cut short; anything earlier is corruption
+                rest = fh.read()
+                if rest.strip():
+                    raise ResultsError(f"partial results {p}: line {n} is not JSON") from None
+                break
+            if obj.get("kind") == "header":
+                header = obj
+            elif obj.get("kind") == "record":
+                records.append(obj["record"])
+    if header is None:
+        raise ResultsError(f"partial results {p}: no header line")
+    if header.get("schema_version") != SCHEMA_VERSION:
+        raise ResultsError(f"partial results {p}: schema version {header.get('schema_version')!r}, this suite reads {SCHEMA_VERSION}")
+    return document(dict(header["run"], interrupted=True), header["environment"], header["converters"],
+                    records, None, complete=False)
+
+
+def write(doc: dict, path: str | Path) -> Path:
+    p = Path(path)
+    _atomic_write(p, json.dumps(doc, indent=1) + "\n")
+    return p

@@ -1,0 +1,22 @@
+"""Plain-text summary of a run's records, for the terminal."""
+from __future__ import annotations
+
+import collections
+
+
+def summary_lines(records: list[dict], stale: list[dict]) -> list[str]:
+    by_conv: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for r in records:
+        by_conv[r["converter"]][r["status"]] += 1
+    statuses = sorted({s for c in by_conv.values() for s in c})
+    lines = []
+    if by_conv:
+        width = max(len(n) for n in by_conv) + 2
+        lines.append("converter".ljust(width) + "  ".join(s.rjust(max(4, len(s))) for s in statuses))
+        for name in sorted(by_conv):
+            c = by_conv[name]
+            lines.append(name.ljust(width) + "  ".join(str(c.get(s, 0)).rjust(max(4, len(s))) for s in statuses))
+    for e in stale:
+        lines.append(f"stale expectation #{e['index']}: matched no cell of this run "
+                     f"(case={e['case']} converter={e['converter']} status={e['status']}): {e['reason']}")
+    return lines
