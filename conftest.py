@@ -13,8 +13,13 @@ import uuid
 import pytest
 
 from cases.loader import ModuleLoadError
+from conformance.deploy import DeployConfigError
 from conformance.expectations import ExpectationsError
 from conformance.options import DEFAULT_OPSETS, OptionError, settings_from
+from conformance.fuzz.profiles import register as _register_hypothesis_profiles
+
+# "ci" and "deep" must exist before hypothesis's plugin reads --hypothesis-profile
+_register_hypothesis_profiles(os.path.dirname(os.path.abspath(__file__)))
 
 RECORD_KEY = "conformance_record"
 _SESSION = pytest.StashKey()
@@ -42,8 +47,13 @@ def pytest_addoption(parser):
                 help="intra-op threads for TensorFlow and onnxruntime (default: cores / xdist workers)")
     g.addoption("--keep-onnx", action="store_true", default=False,
                 help="keep every converted model under REPORT_DIR/onnx/")
+    g.addoption("--tier", default="default", choices=("default", "full"),
+                help="default: heavy cases (tag slow) at one opset (13, or the selected opset nearest it); "
+                     "full: every case at every selected opset")
     g.addoption("--stack", default=None, metavar="NAME",
                 help="label of the software stack in the results (default: $CONFORMANCE_STACK or 'default')")
+    g.addoption("--baseline", default=None, metavar="RESULTS_JSON",
+                help="compare the run with this results file; a cell that regressed from PASS/XFAIL fails the run")
 
 
 def _is_xdist_worker(config) -> bool:
@@ -74,12 +84,22 @@ def pytest_configure(config):
 
         settings = settings_from(config.getoption, config.rootpath, onnx.defs.onnx_opset_version())
         session = ConformanceSession(settings, run_id, os.environ.get("PYTEST_XDIST_WORKER", "main"))
-    except (OptionError, ModuleLoadError, ExpectationsError) as exc:
+        from conformance.deploy import mode_from_env
+
+        mode_from_env()  # a bad CONFORMANCE_DEPLOY is a usage error now, not a worker failure later
+    except (OptionError, ModuleLoadError, ExpectationsError, DeployConfigError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_SESSION] = session
     config.stash[_RUN] = {"id": run_id, "writer": None, "started": datetime.datetime.now(datetime.timezone.utc)}
     if not _is_xdist_worker(config):
-        config.pluginmanager.register(_Recorder(config), "conformance-recorder")
+        from conformance.report.run import load_baseline
+        from conformance.results import ResultsError
+
+        try:
+            baseline = load_baseline(config.getoption("baseline"))
+        except ResultsError as exc:
+            raise pytest.UsageError(f"--baseline: {exc}") from None
+        config.pluginmanager.register(_Recorder(config, baseline), "conformance-recorder")
     for tag in sorted({t for c in session.cases for t in c.tags}):
         config.addinivalue_line("markers", f"{tag}: cases tagged {tag!r}")
 
@@ -89,7 +109,9 @@ def pytest_generate_tests(metafunc):
         return
     session = metafunc.config.stash[_SESSION]
     params = []
-    for cell in session.cells():
+    from conformance.session import tiered
+
+    for cell in tiered(session.cells(), session.settings.opsets, metafunc.config.getoption("tier")):
         marks = [getattr(pytest.mark, t) for t in sorted(cell.case.tags)]
         marks.append(pytest.mark.xdist_group(cell.case.name))
         params.append(pytest.param(cell, id=cell.id, marks=marks))
@@ -106,10 +128,12 @@ class _Recorder:
     """Owns the run's results: receives every cell's record (from xdist workers too) and
     writes them as they arrive; at the end writes results.json and prints the summary."""
 
-    def __init__(self, config):
+    def __init__(self, config, baseline=None):
         self.config = config
         self.writer = None
         self.results_path = None
+        self.baseline = baseline
+        self.report = None
 
     def _writer(self):
         from conformance.environment import describe
@@ -122,7 +146,7 @@ class _Recorder:
             meta = {"id": run["id"], "started": run["started"].isoformat(), "argv": sys.argv[1:],
                     "opsets": list(s.opsets), "converters": session.selected, "stack": s.stack,
                     "expectations": str(s.expectations) if s.expectations else None, "threads": s.threads,
-                    "cell_timeout": s.timeout,
+                    "cell_timeout": s.timeout, "tier": self.config.getoption("tier"),
                     "xdist_workers": int(getattr(self.config.option, "numprocesses", 0) or 0)}
             self.writer = ResultsWriter(s.report_dir, meta, describe(s.stack), {})
         return self.writer
@@ -150,6 +174,11 @@ class _Recorder:
             stale=self.stale if complete else None, complete=complete,
             run_extra={"finished": finished.isoformat(), "wall_seconds": (finished - run["started"]).total_seconds(),
                        "exitstatus": int(exitstatus)})
+        from conformance.report.run import after_run
+
+        self.report = after_run(self.results_path, self.baseline, self.config.getoption("baseline"))
+        if self.report.failed and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         shutil.rmtree(conf.work_root, ignore_errors=True)
 
     def pytest_terminal_summary(self, terminalreporter):
@@ -163,6 +192,11 @@ class _Recorder:
             tr.write_line(line)
         if self.results_path:
             tr.write_line(f"results: {self.results_path}")
+        if self.report is not None:
+            from conformance.report.run import summary_lines as report_lines
+
+            for line in report_lines(self.report):
+                tr.write_line(line, red=line.startswith("BASELINE GATE FAILED"))
 
 
 def pytest_unconfigure(config):

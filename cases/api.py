@@ -25,7 +25,9 @@ from typing import Any, Callable, Sequence
 
 KERAS = "keras"
 TF_KERAS = "tf_keras"
-KERAS_FLAVOURS = (KERAS, TF_KERAS)
+#: the builder imports no Keras at all (fake cases in the suite's own tests): no TensorFlow is loaded
+NO_KERAS = "none"
+KERAS_FLAVOURS = (KERAS, TF_KERAS, NO_KERAS)
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.]+$")
 
@@ -81,7 +83,8 @@ class Case:
     tolerance:  float32 tolerance override (None: the dtype default).
     tags:       free labels; each becomes a pytest marker (``-m "not slow"``).
     keras:      ``"keras"`` (the keras package: Keras 3 on current stacks, Keras 2
-                on TF <= 2.15) or ``"tf_keras"``: which Keras the builder imports.
+                on TF <= 2.15) or ``"tf_keras"``: which Keras the builder imports;
+                ``"none"`` for a builder that needs neither (fakes in tests/).
     """
 
     name: str

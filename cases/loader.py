@@ -97,7 +97,20 @@ def load_cases(refs: Iterable[str]) -> list[Case]:
 
 
 def find_case(ref: str, name: str) -> Case:
-    for c in cases_in_module(import_module(ref), ref):
+    """The case ``name`` of module ``ref``.
+
+    A module may also make cases on demand: a module-level ``resolve_case(name)``
+    returning a Case (or None) is asked for names it does not declare.  The
+    generated cases of :mod:`conformance.fuzz.model` use it: their name encodes
+    their whole configuration, so a worker rebuilds them from the name alone.
+    """
+    module = import_module(ref)
+    for c in cases_in_module(module, ref):
         if c.name == name:
             return c
+    resolve = getattr(module, "resolve_case", None)
+    if callable(resolve):
+        made = resolve(name)
+        if isinstance(made, Case):
+            return made.with_module(ref)
     raise CaseLoadError(f"case {name!r} not found in {ref}")

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from cases.api import KERAS, Case, tolerance_for
+from cases.api import KERAS, NO_KERAS, Case, tolerance_for
 from cases.inputs import from_specs
 from cases.loader import find_case
 from conformance.checks import check_validity, check_signature, model_facts, open_session, output_order
+from conformance import deploy, topk
 from conformance.compare import compare, degenerate_reasons
 from conformance.converters import find_converter
 from conformance.converters.base import ConvertContext, OpsetRejected
@@ -57,10 +58,12 @@ class Built:
 
 
 def _seed_everything(case: Case) -> None:
-    import tensorflow as tf
-
     random.seed(case.seed)
     np.random.seed(case.seed)
+    if case.keras == NO_KERAS:  # a fake case of the suite's own tests: never load TensorFlow
+        return
+    import tensorflow as tf
+
     tf.random.set_seed(case.seed)
     if case.keras == KERAS:
         import keras
@@ -167,6 +170,19 @@ class WorkerState:
             self.availability[key] = avail
         return self.converters[key], self.availability[key]
 
+    def configure_tensorflow(self) -> None:
+        """Thread limits for TensorFlow, once, before the first model is built (not for TF-free cases)."""
+        if self.memo.get("_tensorflow_configured"):
+            return
+        self.memo["_tensorflow_configured"] = True
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(self.threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # already initialised
+            pass
+
     def case(self, ref: str, name: str) -> Case:
         key = (ref, name)
         if key not in self.cases:
@@ -180,6 +196,8 @@ class WorkerState:
             built, stage = self.built[key]
             return built, dict(stage, cached=True)
         try:
+            if case.keras != NO_KERAS:
+                self.configure_tensorflow()
             built = build_case(case)
             stage = {"ok": True, "seconds": built.seconds,
                      "keras_seconds": [b.keras_seconds for b in built.batches],
@@ -269,6 +287,7 @@ def _convert_and_check(task, state, conv, case, built, case_dir, workdir, stages
     order, matched_by = output_order(sess, conversion.output_names)
     facts["outputs_matched_by"] = matched_by
     runs, failures, seconds = [], [], {}
+    ran = []  # (feeds, outputs) per batch, for the ORT-only deployability check
     for batch in built.batches:
         feeds = {name: arr for name, arr in zip(feed, batch.arrays)}
         t0 = time.perf_counter()
@@ -286,9 +305,19 @@ def _convert_and_check(task, state, conv, case, built, case_dir, workdir, stages
             comps.append(compare(name, ref, out, tol.rtol, tol.atol))
         failures += [f"batch {batch.size}: {c.summary()}" for c in comps if not c.passed]
         runs.append({"batch": batch.size, "outputs": [dataclasses.asdict(c) for c in comps]})
+        ran.append((feeds, outs))
+        if "classifier" in case.tags:
+            facts.setdefault("top5_agreement", []).extend(
+                t for t in (topk.agreement(n, batch.size, r, o) for (n, _, _), r, o in zip(built.outputs, batch.refs, outs))
+                if t)
     stages["run"] = {"ok": True, "seconds": seconds}
     stages["compare"] = {"ok": not failures, "batches": runs, "failures": failures}
     all_cmp = [o for r in runs for o in r["outputs"] if not o["problem"]]
     if all_cmp:
         facts["max_abs_error"] = max(o["max_abs"] for o in all_cmp)
         facts["max_rel_error"] = max(o["max_rel"] for o in all_cmp)
+    if not failures:
+        deployable = deploy.cell_fact(state.memo, (case.module, case.name, conv.name), ctx.opset, model_bytes, order,
+                                      ran, workdir / "deploy", state.threads, facts.get("custom_domains"))
+        if deployable is not None:
+            facts["deployable"] = deployable

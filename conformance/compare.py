@@ -75,6 +75,8 @@ def compare(output: str, expected, actual, rtol: float, atol: float) -> Comparis
         magnitude = np.abs(e)
         reldiff = np.where(magnitude > 0, absdiff / np.where(magnitude > 0, magnitude, 1.0),
                            np.where(absdiff > 0, np.inf, 0.0))
+        # an infinite error (inf against -inf or a finite value, NaN against a number) is infinitely relative too
+        reldiff[np.isinf(absdiff) | np.isnan(reldiff)] = np.inf
         failed = (absdiff > atol) & (reldiff > rtol)
     n_failed = int(failed.sum())
     flat = absdiff.ravel()

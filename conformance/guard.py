@@ -52,3 +52,30 @@ def install() -> None:
 def install_from_env() -> None:
     if os.environ.get("CONFORMANCE_NO_NETWORK", "1") == "1":
         install()
+
+
+def command(module: str, *args: str) -> list[str]:
+    """``[python, -m, conformance.guard, module, *args]``: run a Python module in a subprocess with
+    the guard installed there too (converters' own command lines, e.g. ``tf2onnx.convert``)."""
+    import sys
+
+    return [sys.executable, "-m", "conformance.guard", module, *args]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m conformance.guard MODULE [ARGS...]``: MODULE as ``__main__``, guarded per the environment."""
+    import runpy
+    import sys
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0].startswith("-"):
+        print("usage: python -m conformance.guard MODULE [ARGS...]", file=sys.stderr)
+        return 2
+    install_from_env()
+    sys.argv = argv
+    runpy.run_module(argv[0], run_name="__main__", alter_sys=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

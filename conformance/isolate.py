@@ -43,6 +43,11 @@ class Worker:
         env = dict(os.environ)
         env.update(WORKER_ENV)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
+        # temporary files of the worker, the converters and their subprocesses stay in the run's
+        # directory (REPORT_DIR/.work/RUN/...), which the session removes at the end
+        tmp = Path(run_dir) / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        env.update({"TMPDIR": str(tmp), "TEMP": str(tmp), "TMP": str(tmp)})
         env.update(extra_env or {})
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_path = log_path

@@ -23,6 +23,25 @@ from conformance.options import Settings, check_converters
 from conformance.verdict import apply_expectation, decide, outcome
 
 
+#: heavy cases carry this tag; the default tier runs them at one opset only
+HEAVY_TAG = "slow"
+#: the opset the default tier runs heavy cases at (the nearest selected one if it is not selected)
+HEAVY_OPSET = 13
+TIERS = ("default", "full")
+
+
+def heavy_opset(opsets) -> int:
+    return min(opsets, key=lambda o: (abs(o - HEAVY_OPSET), -o))
+
+
+def tiered(cells: list, opsets, tier: str = "default") -> list:
+    """``full``: every cell.  ``default``: heavy (``slow``) cases only at :func:`heavy_opset`."""
+    if tier == "full" or not opsets:
+        return list(cells)
+    one = heavy_opset(opsets)
+    return [c for c in cells if HEAVY_TAG not in c.case.tags or c.opset == one]
+
+
 @dataclasses.dataclass(frozen=True)
 class Cell:
     case: Case

@@ -26,16 +26,6 @@ def sanitize(obj):
     return obj
 
 
-def _configure_threads(threads: int) -> None:
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # already initialised
-        pass
-
-
 def main(argv: list[str]) -> int:
     run_dir, threads = Path(argv[0]), int(argv[1])
     proto = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
@@ -48,14 +38,12 @@ def main(argv: list[str]) -> int:
 
     run_dir.mkdir(parents=True, exist_ok=True)
     state = WorkerState(run_dir, threads)
-    configured = False
+    # TensorFlow's thread limits are set by WorkerState before the first Keras model is built,
+    # so a worker that runs only TF-free cells (the suite's own tests) never imports it
     for line in sys.stdin:
         if not line.strip():
             continue
         task = json.loads(line)
-        if not configured:
-            _configure_threads(threads)
-            configured = True
         try:
             record = run_cell(task, state)
         except Exception as exc:  # a bug of the suite, not of the converter: say so

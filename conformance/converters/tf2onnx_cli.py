@@ -5,6 +5,7 @@ import shlex
 import subprocess
 import sys
 
+from conformance import guard
 from conformance.converters._savedmodel import saved_model
 from conformance.converters.base import (Conversion, Converter, ConvertContext, OpsetRejected, last_error_line,
                                          tf2onnx_rejects_opset)
@@ -27,7 +28,9 @@ class Tf2OnnxCli(Converter):
         out = ctx.workdir / "model.onnx"
         cmd = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(sm_dir),
                "--output", str(out), "--opset", str(ctx.opset)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=ctx.remaining(), stdin=subprocess.DEVNULL)
+        # run through conformance.guard so the no-network guard holds in the subprocess as well
+        proc = subprocess.run(guard.command(*cmd[2:]), capture_output=True, text=True, timeout=ctx.remaining(),
+                              stdin=subprocess.DEVNULL)
         shown = f"{how}; " + " ".join(shlex.quote(c) for c in ["python"] + cmd[1:])
         if proc.returncode != 0:
             text = proc.stderr + proc.stdout

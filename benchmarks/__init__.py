@@ -1,0 +1,1 @@
+"""Keras vs onnxruntime benchmarks (opt-in): ``pytest benchmarks/ --benchmark-only``."""

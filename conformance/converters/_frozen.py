@@ -1,0 +1,54 @@
+"""Freezing a model's concrete function to a GraphDef ``.pb``, the "convert through TensorFlow" recipe.
+
+    fn = tf.function(lambda *xs: model(xs))
+    cf = fn.get_concrete_function(tf.TensorSpec(shape, dtype, name=KERAS_INPUT_NAME), ...)
+    frozen = convert_variables_to_constants_v2(cf, lower_control_flow=...)
+    tf.io.write_graph(frozen.graph, dir, "model.pb", as_text=False)
+
+The placeholders are named like the Keras inputs (``x`` -> tensor ``x:0``);
+the outputs are whatever the frozen function names them (``Identity:0``, ...),
+in the Keras model's output order.  One frozen graph per case and freezing
+choice is kept for the worker's life and shared by every opset.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from conformance.converters.base import ConvertContext, tensor_specs
+
+
+@dataclasses.dataclass(frozen=True)
+class FrozenGraph:
+    path: Path
+    #: graph tensor names ("x:0") in the Keras input order
+    inputs: list
+    #: graph tensor names ("Identity:0") in the Keras output order
+    outputs: list
+    #: the freezing call, for the repro line
+    how: str
+
+
+def _call(model, xs):
+    return model(xs[0] if len(xs) == 1 else list(xs), training=False)
+
+
+def frozen_graph(model, ctx: ConvertContext, lower_control_flow: bool) -> FrozenGraph:
+    def make() -> FrozenGraph:
+        import tensorflow as tf
+        from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+        specs = tensor_specs(ctx)
+        fn = tf.function(lambda *xs: _call(model, xs))
+        concrete = fn.get_concrete_function(*specs)
+        frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=lower_control_flow)
+        folder = ctx.case_dir / f"frozen-lcf{int(lower_control_flow)}"
+        folder.mkdir(parents=True, exist_ok=True)
+        tf.io.write_graph(frozen.graph, str(folder), "model.pb", as_text=False)
+        inputs = [t.name for t in frozen.inputs if t.dtype != tf.resource]
+        outputs = [t.name for t in frozen.outputs]
+        how = ("convert_variables_to_constants_v2(tf.function(model).get_concrete_function(*specs), "
+               f"lower_control_flow={lower_control_flow}); tf.io.write_graph(frozen.graph, DIR, 'model.pb', as_text=False)")
+        return FrozenGraph(folder / "model.pb", inputs, outputs, how)
+
+    return ctx.shared(f"frozen_graph:lower_control_flow={lower_control_flow}", make)

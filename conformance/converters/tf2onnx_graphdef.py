@@ -1,0 +1,98 @@
+"""The frozen-GraphDef route ("convert through TensorFlow"): freeze, write model.pb, run the tf2onnx CLI.
+
+Three rows:
+
+- ``tf2onnx-graphdef``: frozen with convert_variables_to_constants_v2's default
+  ``lower_control_flow=True`` (While/If lowered to Enter/Exit/Switch/Merge).
+- ``tf2onnx-graphdef-functional``: frozen with ``lower_control_flow=False``
+  (functional While/If kept), which tf2onnx turns into ONNX Loop/If.
+- ``tf2onnx-graphdef-seed-cmd``: the seed's literal command, which also passed
+  ``--fold_const``; only for the seed RNN cases it came from.
+
+The first two run ``python -m tf2onnx.convert --input model.pb --inputs x:0,...
+--outputs Identity:0 --output model.onnx --opset N`` plus ``--rename-inputs``
+giving the ONNX inputs the Keras input names (the CLI otherwise keeps the graph's
+``x:0``), so onnxruntime is fed by name as for every other row.
+"""
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+
+from cases.api import Case
+from conformance.converters._frozen import frozen_graph
+from conformance.converters.base import (Conversion, Converter, ConvertContext, OpsetRejected,
+                                         last_error_line, tf2onnx_rejects_opset)
+
+
+class Tf2OnnxGraphDef(Converter):
+    name = "tf2onnx-graphdef"
+    distribution = "tf2onnx"
+    summary = ("convert_variables_to_constants_v2(concrete_fn) (lower_control_flow=True, the default) -> model.pb; "
+               "python -m tf2onnx.convert --input model.pb --inputs x:0 --outputs Identity:0 --opset N")
+    lower_control_flow = True
+    #: flags the seed passed that are not needed for the conversion itself
+    extra_flags: tuple = ()
+    rename_inputs = True
+
+    def load(self) -> str:
+        import tf2onnx
+
+        return tf2onnx.__version__
+
+    def command(self, pb, graph, out, opset: int, keras_names: list[str]) -> list[str]:
+        cmd = ["-m", "tf2onnx.convert", "--input", str(pb), "--inputs", ",".join(graph.inputs),
+               "--outputs", ",".join(graph.outputs), "--output", str(out), "--opset", str(opset), *self.extra_flags]
+        if self.rename_inputs:
+            cmd += ["--rename-inputs", ",".join(keras_names)]
+        return cmd
+
+    def convert(self, model, ctx: ConvertContext) -> Conversion:
+        import onnx
+
+        graph = frozen_graph(model, ctx, self.lower_control_flow)
+        out = ctx.workdir / "model.onnx"
+        keras_names = [name for name, _, _ in ctx.inputs]
+        args = self.command(graph.path, graph, out, ctx.opset, keras_names)
+        proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=ctx.remaining(),
+                              stdin=subprocess.DEVNULL)
+        # the repro line names the files plainly, so it reads the same in every run
+        shown_args = self.command("model.pb", graph, "model.onnx", ctx.opset, keras_names)
+        shown = f"{graph.how}; " + " ".join(shlex.quote(a) for a in ["python", *shown_args])
+        if proc.returncode != 0:
+            text = proc.stderr + proc.stdout
+            if tf2onnx_rejects_opset(text):
+                raise OpsetRejected(last_error_line(text))
+            raise RuntimeError(f"exit code {proc.returncode}: {last_error_line(text)}")
+        return Conversion(onnx.load(str(out)), output_names=list(graph.outputs), command=shown)
+
+
+class Tf2OnnxGraphDefFunctional(Tf2OnnxGraphDef):
+    name = "tf2onnx-graphdef-functional"
+    summary = ("convert_variables_to_constants_v2(concrete_fn, lower_control_flow=False) -> model.pb; "
+               "python -m tf2onnx.convert --input model.pb --inputs x:0 --outputs Identity:0 --opset N")
+    lower_control_flow = False
+
+
+class Tf2OnnxGraphDefSeedCommand(Tf2OnnxGraphDef):
+    """The seed's command as its user ran it, ``--fold_const`` included, graph names kept."""
+
+    name = "tf2onnx-graphdef-seed-cmd"
+    summary = ("the seed's literal command: model.pb frozen with the defaults; "
+               "python -m tf2onnx.convert --input model.pb --inputs x:0 --outputs Identity:0 --output m.onnx "
+               "--opset N --fold_const (seed RNN cases only)")
+    extra_flags = ("--fold_const",)
+    rename_inputs = False
+
+    def accepts(self, case: Case) -> str | None:
+        why = super().accepts(case)
+        if why:
+            return why
+        if not (case.family == "recurrent" and "seed" in case.tags and case.name.startswith("seed_")):
+            return ("the seed's literal graphdef command is replayed only for the seed RNN cases (seed_*) it came "
+                    "from; tf2onnx-graphdef and tf2onnx-graphdef-functional cover every case")
+        return None
+
+
+CONVERTERS = [Tf2OnnxGraphDef(), Tf2OnnxGraphDefFunctional(), Tf2OnnxGraphDefSeedCommand()]

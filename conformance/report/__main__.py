@@ -1,0 +1,114 @@
+"""Command line of the reports: ``python -m conformance.report {html,diff,merge,rebuild}``.
+
+Exit codes: 0 done (diff: no regression), 1 diff found regressions, 2 bad input
+(one line on stderr, no traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from conformance.results import ResultsError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line and exit 2, like every other bad input here
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m conformance.report",
+                description="Reports built from conformance results files (nothing is run).")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    h = sub.add_parser("html", help="render the compatibility matrix page from one or more results files")
+    h.add_argument("results", nargs="+", help="results.json files; several = several stacks side by side")
+    h.add_argument("-o", "--output", default="matrix.html", help="the page to write (default: matrix.html)")
+    h.add_argument("--baseline", metavar="OLD.json", help="mark cells that changed against this results file")
+    h.add_argument("--speedup", metavar="FILE", help="speedup.json from the benchmarks, rendered as a table")
+    h.add_argument("--title", help="page title")
+
+    d = sub.add_parser("diff", help="compare two results files; exit 1 if a cell regressed")
+    d.add_argument("old", help="the baseline results file")
+    d.add_argument("new", help="the results file to check")
+    d.add_argument("--json", metavar="FILE", help="also write the diff as JSON ('-' for stdout instead of the table)")
+    d.add_argument("--reason-width", type=int, default=100, help="characters of the reason column (default 100)")
+
+    m = sub.add_parser("merge", help="merge results files (xdist/shard runs, stacks) into one")
+    m.add_argument("results", nargs="+", help="results.json files to merge")
+    m.add_argument("-o", "--output", required=True, help="merged results file to write")
+    m.add_argument("--html", metavar="PAGE", help="also render the merged matrix page here")
+
+    r = sub.add_parser("rebuild", help="results.json from an interrupted run's results.partial.jsonl")
+    r.add_argument("partial", help="the results.partial.jsonl file")
+    r.add_argument("-o", "--output", required=True, help="results file to write")
+    r.add_argument("--html", metavar="PAGE", help="also render the matrix page here")
+    return p
+
+
+def _html(args) -> int:
+    from conformance.report.html import render_files
+
+    out = render_files(args.results, args.output, baseline=args.baseline, speedup=args.speedup, title=args.title)
+    print(f"wrote {out}")
+    return 0
+
+
+def _diff(args) -> int:
+    from conformance.report.diff import diff, table_lines
+    from conformance.results import load
+
+    d = diff(load(args.old), load(args.new))
+    if args.json == "-":
+        print(json.dumps(d.to_json(), indent=1))
+    else:
+        if args.json:
+            Path(args.json).write_text(json.dumps(d.to_json(), indent=1) + "\n", encoding="utf-8")
+        for line in table_lines(d, reason_width=args.reason_width):
+            print(line)
+    return 1 if d.regressions else 0
+
+
+def _merge(args) -> int:
+    from conformance.report.merge import merge_files
+    from conformance.results import write
+
+    doc = merge_files(args.results)
+    out = write(doc, args.output)
+    print(f"wrote {out}: {len(doc['records'])} cells from {len(args.results)} files, stacks {', '.join(doc['stacks'])}")
+    if args.html:
+        from conformance.report.html import write_html
+
+        print(f"wrote {write_html(doc, args.html, sources=[str(p) for p in args.results])}")
+    return 0
+
+
+def _rebuild(args) -> int:
+    from conformance.results import rebuild, write
+
+    doc = rebuild(args.partial)
+    out = write(doc, args.output)
+    print(f"wrote {out}: {len(doc['records'])} finished cells (run marked incomplete)")
+    if args.html:
+        from conformance.report.html import write_html
+
+        print(f"wrote {write_html(doc, args.html, sources=[str(args.partial)])}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"html": _html, "diff": _diff, "merge": _merge, "rebuild": _rebuild}[args.command](args)
+    except ResultsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Merging results files (xdist shards, CI jobs, several stacks) into one results document.
+
+Every input is checked by :func:`conformance.results.load`, so a file of another
+schema version is refused with one line.  A cell (stack, case, converter, opset)
+may appear in only one input; two inputs that claim the same stack must agree on
+its package versions (otherwise the stack label is wrong).  Per-stack metadata is
+kept under ``stacks``; ``environment``/``converters``/``run`` describe the first
+stack so that readers of a single-stack file keep working.
+"""
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+from conformance.results import SCHEMA_VERSION, ResultsError, document, load, record_key
+
+
+def stack_name(doc: dict) -> str:
+    return str(doc.get("environment", {}).get("stack") or doc.get("run", {}).get("stack") or "default")
+
+
+def stacks_meta(doc: dict) -> dict[str, dict]:
+    """{stack: {environment, converters, runs, stale_expectations}} for a loaded document."""
+    if isinstance(doc.get("stacks"), dict) and doc["stacks"]:
+        return doc["stacks"]
+    names = sorted({str(r.get("stack") or "default") for r in doc["records"]}) or [stack_name(doc)]
+    return {n: {"environment": doc.get("environment", {}), "converters": doc.get("converters", {}),
+                "runs": [doc.get("run", {})], "stale_expectations": doc.get("stale_expectations", [])}
+            for n in names}
+
+
+def _merge_converters(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for name, info in b.items():
+        if name not in out or (out[name].get("available") is None and info.get("available") is not None):
+            out[name] = info
+    return out
+
+
+def _stale(lists: list[list[dict]]) -> list[dict]:
+    """An entry is stale for the merge only if it matched no cell in any input that reported stale entries."""
+    if not lists:
+        return []
+    common = {e["index"] for e in lists[0]}
+    for lst in lists[1:]:
+        common &= {e["index"] for e in lst}
+    seen, out = set(), []
+    for e in lists[0]:
+        if e["index"] in common and e["index"] not in seen:
+            seen.add(e["index"])
+            out.append(e)
+    return out
+
+
+def merge_docs(docs: list[tuple[str, dict]]) -> dict:
+    """Merge loaded documents given as (label, doc); raise ResultsError with one line on a conflict."""
+    if not docs:
+        raise ResultsError("merge: no results file given")
+    for label, doc in docs:
+        if doc.get("schema_version") != SCHEMA_VERSION:
+            raise ResultsError(f"{label}: schema version {doc.get('schema_version')!r}, this suite reads {SCHEMA_VERSION}")
+    owner: dict[tuple, str] = {}
+    records: list[dict] = []
+    stacks: dict[str, dict] = {}
+    stack_from: dict[str, str] = {}
+    stale_lists: dict[str, list] = {}
+    for label, doc in docs:
+        for r in doc["records"]:
+            r = dict(r, stack=str(r.get("stack") or "default"))
+            k = record_key(r)
+            if k in owner:
+                raise ResultsError(f"merge: cell {r['case']}-{r['converter']}-opset{r['opset']} (stack {k[0]}) "
+                                   f"is in both {owner[k]} and {label}")
+            owner[k] = label
+            records.append(r)
+        for name, meta in stacks_meta(doc).items():
+            if name in stacks:
+                mine = stacks[name].get("environment", {}).get("packages")
+                theirs = meta.get("environment", {}).get("packages")
+                if mine and theirs and mine != theirs:
+                    diffs = sorted(p for p in set(mine) | set(theirs) if mine.get(p) != theirs.get(p))
+                    raise ResultsError(f"merge: stack {name!r} has different package versions in {stack_from[name]} "
+                                       f"and {label} ({', '.join(diffs)}); label the runs with different --stack")
+                stacks[name] = {**stacks[name],
+                                "converters": _merge_converters(stacks[name].get("converters", {}),
+                                                                meta.get("converters", {})),
+                                "runs": stacks[name].get("runs", []) + list(meta.get("runs", []))}
+            else:
+                stacks[name] = {"environment": meta.get("environment", {}),
+                                "converters": dict(meta.get("converters", {})),
+                                "runs": list(meta.get("runs", []))}
+                stack_from[name] = label
+            if all(run.get("complete") for run in meta.get("runs", [])):
+                stale_lists.setdefault(name, []).append(list(meta.get("stale_expectations", [])))
+    for name, lists in stale_lists.items():
+        stacks[name]["stale_expectations"] = _stale(lists)
+    for meta in stacks.values():
+        meta.setdefault("stale_expectations", [])
+    runs = [run for meta in stacks.values() for run in meta["runs"]]
+    first = next(iter(stacks.values()))
+    started = [r["started"] for r in runs if r.get("started")]
+    finished = [r["finished"] for r in runs if r.get("finished")]
+    run = {
+        "id": "merged-" + datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
+        "merged_from": [label for label, _ in docs],
+        "run_ids": [r.get("id") for r in runs],
+        "started": min(started) if started else None,
+        "finished": max(finished) if finished else None,
+        "wall_seconds": sum(float(r.get("wall_seconds") or 0) for r in runs),
+        "opsets": sorted({int(o) for r in runs for o in r.get("opsets", [])}),
+        "converters": sorted({c for r in runs for c in r.get("converters", [])}),
+        "stack": ", ".join(stacks),
+    }
+    complete = all(r.get("complete") for r in runs)
+    stale = [e for meta in stacks.values() for e in meta["stale_expectations"]]
+    doc = document(run, first["environment"], _merge_converters(
+        first["converters"], {k: v for m in stacks.values() for k, v in m["converters"].items()}),
+        records, stale, complete)
+    doc["stacks"] = stacks
+    return doc
+
+
+def merge_files(paths: list[str | Path]) -> dict:
+    return merge_docs([(str(p), load(p)) for p in paths])

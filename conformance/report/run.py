@@ -1,0 +1,111 @@
+"""What the pytest run does with its results at the end: the HTML page and the baseline gate.
+
+conftest.py calls :func:`load_baseline` at configure time (a bad file is a usage
+error there, before anything runs) and :func:`after_run` once results.json is
+written.  The baseline is compared only on the cells this run executed: cells a
+``-k`` or ``--opsets`` selection left out are counted, not reported as removed
+(``python -m conformance.report diff`` shows removed cells of whole files).
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from conformance.results import ResultsError, load
+
+HTML = "matrix.html"
+#: rows of non-regression changes printed in the terminal (regressions are all printed)
+MAX_OTHER_ROWS = 40
+
+
+@dataclasses.dataclass
+class RunReport:
+    html_path: Path | None = None
+    html_error: str | None = None
+    diff: object | None = None          # conformance.report.diff.Diff
+    baseline_path: str | None = None
+    not_run: int = 0                    # baseline cells this run did not execute
+    gate_error: str | None = None       # the comparison itself failed: the gate fails too
+
+    @property
+    def regressions(self) -> list:
+        return self.diff.regressions if self.diff is not None else []
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.regressions) or self.gate_error is not None
+
+
+def load_baseline(path: str | None) -> dict | None:
+    """The baseline document, checked before the run starts (a run has one stack, so must the baseline)."""
+    if not path:
+        return None
+    doc = load(path)
+    from conformance.report.diff import stacks_of
+
+    stacks = stacks_of(doc)
+    if len(stacks) != 1:
+        raise ResultsError(f"{path} holds {len(stacks)} stacks ({', '.join(stacks)}); a run compares with one")
+    return doc
+
+
+def _restrict(baseline: dict, doc: dict, by_stack: bool) -> tuple[dict, int]:
+    def key(r):
+        return ((str(r.get("stack") or "default"),) if by_stack else ()) + (r["case"], r["converter"], int(r["opset"]))
+
+    ran = {key(r) for r in doc["records"]}
+    kept = [r for r in baseline["records"] if key(r) in ran]
+    return dict(baseline, records=kept), len(baseline["records"]) - len(kept)
+
+
+def after_run(results_path: Path, baseline: dict | None, baseline_path: str | None = None) -> RunReport:
+    from conformance.report import diff as diff_mod
+
+    rep = RunReport(baseline_path=baseline_path)
+    doc = load(results_path)
+    base = None
+    if baseline is not None:
+        try:
+            full = diff_mod.diff(baseline, doc)
+            base, rep.not_run = _restrict(baseline, doc, full.by_stack)
+            rep.diff = diff_mod.diff(base, doc)
+        except Exception as exc:
+            rep.gate_error = f"{type(exc).__name__}: {exc}"
+    try:
+        from conformance.report.html import write_html
+
+        rep.html_path = write_html(doc, Path(results_path).parent / HTML, baseline=base,
+                                   baseline_label=baseline_path or "", sources=[str(results_path)])
+    except Exception as exc:  # the results are safe on disk; say what went wrong with the page
+        rep.html_error = f"{type(exc).__name__}: {exc}"
+    return rep
+
+
+def summary_lines(rep: RunReport) -> list[str]:
+    from conformance.report.diff import table_lines
+
+    lines = []
+    if rep.html_path:
+        lines.append(f"matrix: {rep.html_path}")
+    if rep.html_error:
+        lines.append(f"matrix.html NOT written: {rep.html_error}")
+    if rep.gate_error:
+        lines.append(f"BASELINE GATE FAILED: cannot compare with {rep.baseline_path}: {rep.gate_error}")
+    d = rep.diff
+    if d is None:
+        return lines
+    lines.append(f"baseline {rep.baseline_path}:")
+    shown = [c for c in d.changes if c.kind == "regression"]
+    others = [c for c in d.changes if c.kind != "regression"]
+    cut = max(0, len(others) - MAX_OTHER_ROWS)
+    view = type(d)(d.old_stacks, d.new_stacks, d.by_stack, shown + others[:MAX_OTHER_ROWS], d.unchanged)
+    table = table_lines(view)
+    lines += table[:-1]
+    if cut:
+        lines.append(f"... and {cut} more changes (python -m conformance.report diff {rep.baseline_path} <results.json>)")
+    lines.append(table_lines(d)[-1])
+    if rep.not_run:
+        lines.append(f"{rep.not_run} baseline cells were not run in this session (deselected or removed); not compared")
+    if d.regressions:
+        lines.append(f"BASELINE GATE FAILED: {len(d.regressions)} cell(s) regressed from an accepted state")
+    return lines

@@ -1,0 +1,59 @@
+"""Property-based fuzz: generated recurrent and dense models through the matrix's pipeline.
+
+The one test of tests/ that needs TensorFlow (in its conversion worker only).  With the "ci"
+hypothesis profile (used when no profile is chosen) it runs a fixed, small set of examples;
+`--hypothesis-profile deep` runs a long random session that keeps its database in .hypothesis/.
+Targets: $CONFORMANCE_FUZZ_CONVERTERS / $CONFORMANCE_FUZZ_OPSETS, else --converters / --opsets,
+else tf2onnx-keras at opset 13.  Failures (shrunk) go to REPORT_DIR/fuzz-results.json.
+"""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+
+from conformance.fuzz import profiles
+from conformance.fuzz.runner import FuzzRunner, fuzz_targets
+from conformance.fuzz.strategies import configs
+from cases.loader import ModuleLoadError
+from conformance.expectations import ExpectationsError
+from conformance.options import OptionError
+
+
+@pytest.fixture
+def fuzz_runner(conformance, pytestconfig, request):
+    import onnx.defs
+
+    name = profiles.current_name()
+    try:
+        converters, opsets = fuzz_targets(conformance.settings, onnx.defs.onnx_opset_version(),
+                                          pytestconfig.getoption("converters") is not None,
+                                          pytestconfig.getoption("opsets") is not None)
+        runner = FuzzRunner(conformance.settings, converters, opsets, profile=name, nodeid=request.node.nodeid,
+                            shrink_budget=profiles.shrink_budget(name))
+    except (OptionError, ModuleLoadError, ExpectationsError) as exc:
+        pytest.fail(f"fuzz: {exc}", pytrace=False)
+    chosen = profiles.for_fuzz()
+    yield runner, chosen
+    runner.close()
+
+
+@pytest.mark.fuzz
+def test_generated_models_convert_and_match(fuzz_runner):
+    runner, chosen = fuzz_runner
+
+    @chosen
+    @given(configs())
+    def prop(config):
+        runner.check(config)
+
+    try:
+        prop()
+    except BaseException:
+        path = runner.write(complete=True)
+        print(f"fuzz failures recorded in {path}")
+        raise
+    path = runner.write(complete=True)
+    print(f"fuzz: {runner.examples} examples, statuses {runner.statuses}; results in {path}")
+    for (case, conv, opset), rec in runner.cache.items():
+        print(f"  {rec['status']:<14} {case} {conv} opset {opset}")
+    assert runner.cache, "the fuzz ran no cell"

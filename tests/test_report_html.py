@@ -1,0 +1,144 @@
+"""The HTML matrix from fake results: autoescaping, layout, stacks side by side, baseline marks, speed-up."""
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+
+import jinja2
+import pytest
+
+from conformance.report.__main__ import main
+from conformance.report.html import combine, make_env, render
+from tests.report_fakes import doc, rec
+
+EVIL = "<script>alert('x')</script> & \"quoted\" <b>bold</b>"
+
+
+class _Cells(HTMLParser):
+    """Collects the matrix cells and every <script>/<a href> of a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.cells, self.scripts, self.hrefs, self.ids = [], 0, [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "td" and "data-id" in a:
+            self.cells.append(a)
+        if tag == "script":
+            self.scripts += 1
+        if tag == "a" and "href" in a:
+            self.hrefs.append(a["href"])
+        if "id" in a:
+            self.ids.append(a["id"])
+
+
+def parse(html: str) -> _Cells:
+    p = _Cells()
+    p.feed(html)
+    return p
+
+
+def strict(doc_, **kw) -> str:
+    return render(doc_, env=make_env(jinja2.StrictUndefined), **kw)
+
+
+def test_reason_and_error_with_markup_render_as_text():
+    bad_link = {"index": 3, "case": ["a*"], "converter": ["c1"], "opsets": None, "when": [],
+                "status": "CONVERT_ERROR", "reason": EVIL, "link": "javascript:alert(1)"}
+    good_link = dict(bad_link, link="https://github.com/onnx/tensorflow-onnx/issues/1", reason="known")
+    d = doc([rec("a<b>", "c1", 13, "CONVERT_ERROR", reason=EVIL, expectation=bad_link),
+             rec("ok", "c1", 13, "XFAIL", expectation=good_link, description=EVIL)])
+    html = strict(d)
+    assert "<script>alert" not in html and "<b>bold</b>" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    assert "a&lt;b&gt;" in html
+    page = parse(html)
+    assert page.scripts == 1                                  # only the page's own filter script
+    assert "javascript:alert(1)" not in page.hrefs            # unsafe link shown as text only
+    assert "https://github.com/onnx/tensorflow-onnx/issues/1" in page.hrefs
+
+
+def test_matrix_layout_summary_details_and_environment():
+    d = doc([rec("mlp", "c1", 13, "PASS"), rec("mlp", "c1", 15, "MISMATCH"), rec("mlp", "c2", 13, "XFAIL"),
+             rec("lstm", "c1", 13, "CONVERT_ERROR", family="recurrent"),
+             rec("lstm", "c2", 13, "NOT_APPLICABLE", family="recurrent")])
+    html = strict(d)
+    page = parse(html)
+    assert sorted(c["data-id"] for c in page.cells) == sorted(r["id"] for r in d["records"])
+    status = {c["data-id"]: c["data-status"] for c in page.cells}
+    assert status["mlp-c1-opset15"] == "MISMATCH" and "s-MISMATCH" in next(
+        c["class"] for c in page.cells if c["data-id"] == "mlp-c1-opset15")
+    # families group the rows; columns are converter x opset (c1: 13, 15; c2: 13)
+    assert html.index('data-family="dense"') < html.index('data-family="recurrent"')
+    assert len(re.findall(r'<th data-col="\d+"', html)) == 3
+    # one detail section per cell with the repro command, comparison stats, op histogram, time
+    assert len(re.findall(r'<section class="detail"', html)) == 5
+    assert 'pytest &#34;conformance/test_matrix.py::test_cell[mlp-c1-opset15]&#34; --converters c1 --opsets 15' \
+        in html
+    assert "min passing atol" in html and "<code>MatMul</code>" in html and "1.25 s" in html
+    # summary: c1 has 1 PASS of 3 tried cells; c2's NOT_APPLICABLE is not tried: XFAIL only -> 0%
+    rows = re.findall(r'<tr data-stack="modern" data-converter="(c\d)">.*?<td class="num">(\d+%|-)</td>', html, re.S)
+    assert dict(rows) == {"c1": "33%", "c2": "0%"}
+    for pkg, version in (("tensorflow", "2.21.0"), ("onnxruntime", "1.32.0")):
+        assert re.search(rf"<th>{pkg}</th><td>{re.escape(version)}</td>", html)
+    for f in ("f-family", "f-status", "f-converter"):
+        assert f in page.ids
+    assert "cdn" not in html.lower() and "http://" not in html and '<link' not in html   # self-contained
+
+
+def test_stacks_side_by_side_and_same_label_told_apart():
+    legacy = doc([rec("mlp", "c1", 13, "PASS"), rec("mlp", "k2o", 13, "PASS")], stack="legacy",
+                 packages={"tensorflow": "2.13.1"})
+    modern = doc([rec("mlp", "c1", 13, "PASS"), rec("mlp", "k2o", 13, "UNAVAILABLE")], stack="modern")
+    html = strict(combine([("legacy.json", legacy), ("modern.json", modern)]))
+    assert re.search(r'<th colspan="2" data-stack="legacy" data-span="2">legacy</th>', html)
+    assert re.search(r'<th colspan="2" data-stack="modern" data-span="2">modern</th>', html)
+    assert "f-stack" in parse(html).ids and len(parse(html).cells) == 4
+    # two runs both labelled "default" with the same cells: told apart by file name, not merged away
+    a, b = doc([rec("mlp", "c1", 13, "PASS")], stack="default"), doc([rec("mlp", "c1", 13, "CRASH")], stack="default")
+    both = combine([("run1/old.json", a), ("run2/new.json", b)])
+    assert sorted(both["stacks"]) == ["default", "default (new)"]
+    # shards of one stack (disjoint cells, same packages) join into one stack
+    shards = combine([("s1.json", doc([rec("mlp", "c1", 13, "PASS")])), ("s2.json", doc([rec("mlp", "c1", 15, "PASS")]))])
+    assert list(shards["stacks"]) == ["modern"] and len(shards["records"]) == 2
+
+
+def test_baseline_marks_changed_cells():
+    old = doc([rec("a", "c1", 13, "PASS"), rec("b", "c1", 13, "MISMATCH"), rec("gone", "c1", 13, "PASS")],
+              stack="legacy")
+    new = doc([rec("a", "c1", 13, "UNAVAILABLE"), rec("b", "c1", 13, "PASS"), rec("n", "c1", 13, "PASS")])
+    html = strict(new, baseline=old, baseline_label="old.json")
+    cells = {c["data-id"]: c for c in parse(html).cells}
+    assert cells["a-c1-opset13"]["data-change"] == "regression" and "chg-regression" in cells["a-c1-opset13"]["class"]
+    assert cells["b-c1-opset13"]["data-change"] == "fix"
+    assert cells["n-c1-opset13"]["data-change"] == "new"
+    assert "1 regression</b>" in html and "1 removed" in html and "changes-table" in html
+    assert re.search(r"<td><b>removed</b></td><td>gone</td>", html)
+    assert "f-changed" in parse(html).ids
+
+
+def test_speedup_table_tolerates_missing_keys(tmp_path, capsys):
+    results = tmp_path / "r.json"
+    results.write_text(json.dumps(doc([rec("a", "c1", 13, "PASS")])))
+    sp = tmp_path / "speedup.json"
+    sp.write_text(json.dumps({"schema_version": 1, "machine": "2 cores",
+                              "rows": [{"case": "a", "batch": 1, "mode": "ort", "median_s": 0.00123, "speedup": 3.5},
+                                       {"case": "a", "mode": "keras", "extra": "x<y"}, "junk"]}))
+    out = tmp_path / "m.html"
+    assert main(["html", str(results), "-o", str(out), "--speedup", str(sp)]) == 0
+    html = out.read_text()
+    assert "speedup-table" in html and "0.00123" in html and "x&lt;y" in html and "2 cores" in html
+    assert re.search(r"<th>case</th><th>batch</th><th>mode</th><th>median_s</th><th>speedup</th><th>extra</th>", html)
+    sp.write_text(json.dumps({"schema_version": 2, "rows": []}))
+    assert main(["html", str(results), "-o", str(out), "--speedup", str(sp)]) == 2
+    assert "schema version 2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("missing", ["stages", "facts", "expectation", "nodeid", "description", "family"])
+def test_records_with_missing_keys_still_render(missing):
+    r = rec("a", "c1", 13, "PASS")
+    del r[missing]
+    html = render(doc([r]))
+    assert 'data-id="a-c1-opset13"' in html

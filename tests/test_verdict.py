@@ -1,0 +1,83 @@
+"""Deciding a cell's status from its stages, and folding in expectations."""
+import pytest
+
+from conformance.expectations import Expectation
+from conformance.verdict import Status, apply_expectation, decide, outcome
+
+OK = {"ok": True}
+
+
+def passing_stages(**override):
+    stages = {
+        "availability": {"ok": True, "version": "1.0"}, "case": OK, "applicable": {"ok": True, "reason": None},
+        "build": OK, "reference": {"ok": True, "problems": []}, "convert": OK, "checker": OK,
+        "shape_inference": OK, "session": OK, "signature": {"ok": True, "problems": []}, "run": OK,
+        "compare": {"ok": True, "failures": []},
+    }
+    stages.update(override)
+    return stages
+
+
+def test_all_checks_passing_is_pass():
+    assert decide(passing_stages()).status is Status.PASS
+
+
+@pytest.mark.parametrize("override,status", [
+    ({"isolation": {"ok": False, "status": "TIMEOUT", "error": "slow"}}, Status.TIMEOUT),
+    ({"isolation": {"ok": False, "status": "CRASH", "error": "SIGSEGV"}}, Status.CRASH),
+    ({"availability": {"ok": False, "error": "ModuleNotFoundError: x"}}, Status.UNAVAILABLE),
+    ({"applicable": {"ok": False, "reason": "Keras 3 only"}}, Status.NOT_APPLICABLE),
+    ({"build": {"ok": False, "error": "boom"}}, Status.CASE_ERROR),
+    ({"convert": {"ok": False, "opset_rejected": True, "error": "Opset 19 is not supported"}}, Status.UNSUPPORTED_OPSET),
+    ({"convert": {"ok": False, "error": "ValueError: nope"}}, Status.CONVERT_ERROR),
+    ({"checker": {"ok": False, "error": "bad"}}, Status.INVALID),
+    ({"shape_inference": {"ok": False, "error": "bad"}}, Status.INVALID),
+    ({"session": {"ok": False, "error": "Invalid tensor data type 0"}}, Status.RUNTIME_ERROR),
+    ({"run": {"ok": False, "error": "bad feed"}}, Status.RUNTIME_ERROR),
+    ({"signature": {"ok": False, "problems": ["fixed batch"]}}, Status.SIGNATURE),
+    ({"compare": {"ok": False, "failures": ["batch 3: y: 2/6 elements"]}}, Status.MISMATCH),
+    ({"reference": {"ok": False, "problems": ["y is constant"]}}, Status.DEGENERATE),
+])
+def test_first_failing_stage_decides(override, status):
+    d = decide(passing_stages(**override))
+    assert d.status is status
+    assert d.reason
+
+
+def test_mismatch_outranks_degenerate_reference():
+    d = decide(passing_stages(compare={"ok": False, "failures": ["x"]}, reference={"ok": False, "problems": ["c"]}))
+    assert d.status is Status.MISMATCH
+
+
+def test_invalid_model_that_still_matches_says_so():
+    d = decide(passing_stages(checker={"ok": False, "error": "No Op registered for TensorListReserve"}))
+    assert d.status is Status.INVALID and "still ran it" in d.reason
+
+
+def entry(status="CONVERT_ERROR"):
+    return Expectation(index=1, case=("*",), converter=("c",), status=status, reason="known bug")
+
+
+def test_expected_failure_becomes_xfail():
+    d = apply_expectation(decide(passing_stages(convert={"ok": False, "error": "E"})), entry())
+    assert d.status is Status.XFAIL and d.observed is Status.CONVERT_ERROR
+    assert outcome(d.status) == "xfailed"
+
+
+def test_unexpected_pass_is_xpass_and_fails():
+    d = apply_expectation(decide(passing_stages()), entry())
+    assert d.status is Status.XPASS and outcome(d.status) == "failed"
+
+
+def test_different_failure_than_expected_keeps_the_real_status():
+    d = apply_expectation(decide(passing_stages(checker={"ok": False, "error": "x"})), entry())
+    assert d.status is Status.INVALID and "expects CONVERT_ERROR" in d.reason
+    assert outcome(d.status) == "failed"
+
+
+@pytest.mark.parametrize("status,result", [
+    (Status.PASS, "passed"), (Status.NOT_APPLICABLE, "skipped"), (Status.UNSUPPORTED_OPSET, "skipped"),
+    (Status.MISMATCH, "failed"), (Status.UNAVAILABLE, "failed"), (Status.DEGENERATE, "failed"),
+])
+def test_outcomes(status, result):
+    assert outcome(status) == result
