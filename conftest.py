@@ -180,6 +180,10 @@ class _Recorder:
         if self.report.failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         shutil.rmtree(conf.work_root, ignore_errors=True)
+        try:
+            conf.work_root.parent.rmdir()  # .work/, unless another run is using it
+        except OSError:
+            pass
 
     def pytest_terminal_summary(self, terminalreporter):
         from conformance.summary import summary_lines

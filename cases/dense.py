@@ -31,6 +31,14 @@ def _build_binary_sigmoid():
     return keras.Model(x, keras.layers.Dense(1, activation="sigmoid")(y))
 
 
+def _build_mlp_gelu():
+    import keras
+
+    x = keras.Input((20,), name="features")
+    y = keras.layers.Dense(16, activation="gelu")(x)
+    return keras.Model(x, keras.layers.Dense(4, activation="softmax")(y))
+
+
 def _build_sequential_mlp():
     import keras
 
@@ -46,6 +54,8 @@ CASES = [
          description="MLP classifier: Dense(32, relu) -> Dense(16, relu) -> Dense(10, softmax)"),
     Case("binary_sigmoid", FAMILY, _build_binary_sigmoid, partial(_features, 12), tags=frozenset({"seed"}),
          description="binary head: Dense(8, tanh) -> Dense(1, sigmoid)"),
+    Case("mlp_gelu", FAMILY, _build_mlp_gelu, partial(_features, 20),
+         description="Dense(16, gelu) -> Dense(4, softmax): exact GELU uses erf"),
     Case("sequential_mlp", FAMILY, _build_sequential_mlp, partial(_features, 20),
          description="the same MLP written as keras.Sequential"),
 ]

@@ -39,7 +39,7 @@ def _build_layernorm_mlp():
     import keras
 
     x = keras.Input((10,), name="x")
-    y = keras.layers.LayerNormalization()(keras.layers.Dense(16, activation="gelu")(x))
+    y = keras.layers.LayerNormalization()(keras.layers.Dense(16, activation="tanh")(x))
     return keras.Model(x, keras.layers.Dense(3)(y))
 
 
@@ -47,5 +47,5 @@ MY_LAYERNORM_MLP = Case(
     "my_layernorm_mlp", family="user", build=_build_layernorm_mlp,
     inputs=lambda rng, batch: [rng.standard_normal((batch, 10)).astype("float32")],
     batch=4, tolerance=Tolerance(rtol=1e-4, atol=1e-5),
-    description="Dense(gelu) -> LayerNormalization -> Dense",
+    description="Dense(tanh) -> LayerNormalization -> Dense",
 )

@@ -98,6 +98,7 @@ def test_a_known_failure_is_xfail_and_does_not_fail_the_property(tmp_path):
     crash.close()
 
 
+@pytest.mark.filterwarnings("ignore:Using `reject` outside")
 def test_cells_are_cached_and_shrinking_stops_at_its_budget(tmp_path):
     from hypothesis.errors import UnsatisfiedAssumption
 
