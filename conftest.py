@@ -169,7 +169,7 @@ class _Recorder:
         complete = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
         self.writer.converters = converters_summary(conf, self.writer.records)
         finished = datetime.datetime.now(datetime.timezone.utc)
-        self.stale = conf.stale(self.writer.records) if complete else []
+        self.stale = conf.stale() if complete else []
         self.results_path = self.writer.finish(
             stale=self.stale if complete else None, complete=complete,
             run_extra={"finished": finished.isoformat(), "wall_seconds": (finished - run["started"]).total_seconds(),

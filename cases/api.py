@@ -63,6 +63,20 @@ def tolerance_for(dtype: str, override: Tolerance | None = None) -> Tolerance:
     return override
 
 
+def import_tf_keras():
+    """The Keras 2 API: the tf_keras package, or tf.keras on TensorFlow <= 2.15 where it is Keras 2."""
+    try:
+        import tf_keras
+
+        return tf_keras
+    except ImportError:
+        import tensorflow as tf
+
+        if int(tf.__version__.split(".")[1]) <= 15 and tf.__version__.startswith("2."):
+            return tf.keras
+        raise
+
+
 InputsFn = Callable[[Any, int], Sequence[Any]]
 """``inputs(rng, batch) -> [array, ...]`` in the model's input order."""
 

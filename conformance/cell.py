@@ -70,9 +70,7 @@ def _seed_everything(case: Case) -> None:
 
         keras.utils.set_random_seed(case.seed)
     else:
-        import tf_keras
-
-        tf_keras.utils.set_random_seed(case.seed)
+        import_tf_keras().utils.set_random_seed(case.seed)
 
 
 def _dims(shape) -> tuple:

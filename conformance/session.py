@@ -120,14 +120,10 @@ class ConformanceSession:
             "facts": raw.get("facts", {}),
         }
 
-    def stale(self, records: list[dict]) -> list[dict]:
-        """Entries that matched none of the cells that ran."""
-        used = set()
-        for r in records:
-            e = self.matcher.find(r["case"], r["converter"], int(r["opset"]))
-            if e is not None:
-                used.add(e.index)
-        return [e.to_json() for e in self.expectations if e.index not in used]
+    def stale(self) -> list[dict]:
+        """Entries that match no collected cell (every case x converter x opset of these options)."""
+        self.matcher.mark_collected((c.case.name, c.converter, c.opset) for c in self.cells())
+        return [e.to_json() for e in self.matcher.stale()]
 
     def close(self, clean: bool = True) -> None:
         if self._pool is not None:

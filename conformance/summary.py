@@ -16,7 +16,8 @@ def summary_lines(records: list[dict], stale: list[dict]) -> list[str]:
         for name in sorted(by_conv):
             c = by_conv[name]
             lines.append(name.ljust(width) + "  ".join(str(c.get(s, 0)).rjust(max(4, len(s))) for s in statuses))
-    for e in stale:
-        lines.append(f"stale expectation #{e['index']}: matched no cell of this run "
-                     f"(case={e['case']} converter={e['converter']} status={e['status']}): {e['reason']}")
+    if stale:
+        lines.append(f"{len(stale)} stale expectation(s), matching no collected cell: "
+                     + ", ".join(f"#{e['index']} ({e['status']}, {'|'.join(e['case'])} x {'|'.join(e['converter'])})"
+                                 for e in stale))
     return lines

@@ -7,6 +7,7 @@ module must be importable without TensorFlow: import the converter library in
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import time
@@ -92,6 +93,17 @@ _TF2ONNX_OPSET = re.compile(r"Opset \d+ is not supported")
 def tf2onnx_rejects_opset(text: str) -> bool:
     """tf2onnx's own refusal of an opset (``make_sure failure: Opset 19 is not supported yet``)."""
     return bool(_TF2ONNX_OPSET.search(text))
+
+
+@contextlib.contextmanager
+def tf2onnx_opset_refusal():
+    """Turn tf2onnx's refusal of an opset (a ValueError) into OpsetRejected."""
+    try:
+        yield
+    except ValueError as exc:
+        if tf2onnx_rejects_opset(str(exc)):
+            raise OpsetRejected(str(exc)) from exc
+        raise
 
 
 def tensor_specs(ctx: ConvertContext):

@@ -1,7 +1,7 @@
 """tf2onnx.keras2onnx_api.convert_keras: keras2onnx's API as carried on inside tf2onnx."""
 from __future__ import annotations
 
-from conformance.converters.base import Conversion, Converter, ConvertContext, OpsetRejected, tf2onnx_rejects_opset
+from conformance.converters.base import Conversion, Converter, ConvertContext, tf2onnx_opset_refusal
 
 
 class Keras2OnnxApi(Converter):
@@ -18,12 +18,8 @@ class Keras2OnnxApi(Converter):
     def convert(self, model, ctx: ConvertContext) -> Conversion:
         from tf2onnx import keras2onnx_api
 
-        try:
+        with tf2onnx_opset_refusal():
             onnx_model = keras2onnx_api.convert_keras(model, target_opset=ctx.opset)
-        except ValueError as exc:
-            if tf2onnx_rejects_opset(str(exc)):
-                raise OpsetRejected(str(exc)) from exc
-            raise
         return Conversion(onnx_model, command=f"tf2onnx.keras2onnx_api.convert_keras(model, target_opset={ctx.opset})")
 
 

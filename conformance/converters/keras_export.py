@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 from cases.api import KERAS
-from conformance.converters.base import (Conversion, Converter, ConvertContext, OpsetRejected, keras_major,
-                                         tf2onnx_rejects_opset)
+from conformance.converters.base import Conversion, Converter, ConvertContext, keras_major, tf2onnx_opset_refusal
 
 
 class KerasExport(Converter):
@@ -26,14 +25,8 @@ class KerasExport(Converter):
         import onnx
 
         path = ctx.workdir / "model.onnx"
-        try:
+        with tf2onnx_opset_refusal():
             model.export(str(path), format="onnx", opset_version=ctx.opset, verbose=False)
-        except TypeError:  # older Keras 3 releases have no verbose argument
-            model.export(str(path), format="onnx", opset_version=ctx.opset)
-        except ValueError as exc:
-            if tf2onnx_rejects_opset(str(exc)):
-                raise OpsetRejected(str(exc)) from exc
-            raise
         return Conversion(onnx.load(str(path)), command=f'model.export("model.onnx", format="onnx", opset_version={ctx.opset})')
 
 

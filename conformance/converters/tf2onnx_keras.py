@@ -1,8 +1,7 @@
 """tf2onnx.convert.from_keras with an input signature named like the Keras inputs."""
 from __future__ import annotations
 
-from conformance.converters.base import (Conversion, Converter, ConvertContext, OpsetRejected, tensor_specs,
-                                         tf2onnx_rejects_opset)
+from conformance.converters.base import Conversion, Converter, ConvertContext, tensor_specs, tf2onnx_opset_refusal
 
 
 class Tf2OnnxKeras(Converter):
@@ -20,12 +19,8 @@ class Tf2OnnxKeras(Converter):
         import tf2onnx
 
         spec = tensor_specs(ctx)
-        try:
+        with tf2onnx_opset_refusal():
             onnx_model, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=ctx.opset)
-        except ValueError as exc:
-            if tf2onnx_rejects_opset(str(exc)):
-                raise OpsetRejected(str(exc)) from exc
-            raise
         # from_keras names graph outputs after the Keras outputs, in order
         return Conversion(onnx_model, command=f"tf2onnx.convert.from_keras(model, input_signature={spec!r}, opset={ctx.opset})")
 
