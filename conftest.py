@@ -197,10 +197,10 @@ class _Recorder:
         if self.results_path:
             tr.write_line(f"results: {self.results_path}")
         if self.report is not None:
-            from conformance.report.run import summary_lines as report_lines
+            from conformance.report.run import is_alarm, summary_lines as report_lines
 
             for line in report_lines(self.report):
-                tr.write_line(line, red=line.startswith("BASELINE GATE FAILED"))
+                tr.write_line(line, red=is_alarm(line))
 
 
 def pytest_unconfigure(config):

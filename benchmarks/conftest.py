@@ -62,15 +62,11 @@ class BenchState:
         self.case_names = [n.strip() for n in names.split(",") if n.strip()]
         self.intra = _opt(config, "bench_threads") or (os.cpu_count() or 1)
         self.inter = _opt(config, "bench_inter_threads", 1) or 1
-        if self.intra < 1 or self.inter < 1:
-            raise pytest.UsageError("--bench-threads and --bench-inter-threads must be at least 1")
         spin = _opt(config, "bench_ort_spinning", "default")
         self.spinning = None if spin in (None, "default") else spin
         self.converter = _opt(config, "bench_converter", "tf2onnx-keras")
         self.opset = int(_opt(config, "bench_opset", 13))
         self.cold_runs = int(_opt(config, "bench_cold_runs", 5))
-        if self.cold_runs < 1:
-            raise pytest.UsageError("--bench-cold-runs must be at least 1")
         out = _opt(config, "speedup_json") or str(config.rootpath / "reports" / "speedup.json")
         self.speedup_path = Path(out) if Path(out).is_absolute() else Path.cwd() / out
         self.cases = _bench.find_cases(self.case_names)
@@ -80,9 +76,16 @@ class BenchState:
         self.entries: list[dict] = []
         self.skipped: dict[str, str] = {}
         self.current: tuple[str, object] | None = None
-        self.workroot = Path(tempfile.mkdtemp(prefix="conformance-bench-"))
+        self._workroot: Path | None = None
         self.written: Path | None = None
         self.command = "pytest " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+    @property
+    def workroot(self) -> Path:
+        """Scratch directory for saved models and inputs, made on first use, removed at session end."""
+        if self._workroot is None:
+            self._workroot = Path(tempfile.mkdtemp(prefix="conformance-bench-"))
+        return self._workroot
 
     def threads(self) -> dict:
         if self.tf_threads is None:
@@ -158,6 +161,11 @@ def _opted_in(config) -> bool:
 
 
 def pytest_configure(config):
+    for name, flag in (("bench_threads", "--bench-threads"), ("bench_inter_threads", "--bench-inter-threads"),
+                       ("bench_cold_runs", "--bench-cold-runs"), ("bench_opset", "--bench-opset")):
+        value = _opt(config, name)
+        if value is not None and value < 1:
+            raise pytest.UsageError(f"{flag} must be at least 1, not {value}")
     config.addinivalue_line("markers", "benchmark(**options): a Keras vs onnxruntime benchmark (pytest-benchmark "
                                        "options as keywords); opt-in, see benchmarks/conftest.py")
 
@@ -259,7 +267,8 @@ def pytest_sessionfinish(session, exitstatus):
         state.current = None
     import shutil
 
-    shutil.rmtree(state.workroot, ignore_errors=True)
+    if state._workroot is not None:
+        shutil.rmtree(state._workroot, ignore_errors=True)
     if state.entries:
         from conformance.speedup import write
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cases.api import KERAS, NO_KERAS, Case, tolerance_for
+from cases.api import KERAS, NO_KERAS, Case, import_tf_keras, tolerance_for
 from cases.inputs import from_specs
 from cases.loader import find_case
 from conformance.checks import check_validity, check_signature, model_facts, open_session, output_order

@@ -233,6 +233,8 @@ def markdown(doc: dict) -> str:
         out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for case, batch in groups:
             cells = [_cell(by.get((case, batch, m))) for m in WARM_MODES]
+            if (by.get((case, batch, ORT)) or {}).get("outputs_match") is False:
+                cells[-1] += " (outputs differ from Keras!)"
             ratios = [_x_range(by.get((case, batch, m))) for m in WARM_KERAS_MODES]
             out.append(f"| {case} | {batch} | " + " | ".join(cells + ratios) + " |")
     cold = list(dict.fromkeys((r.get("case"), r.get("batch")) for r in rows if r.get("kind") == "cold"))

@@ -1,6 +1,8 @@
 """The matrix page in a real browser: headless Chromium renders it, filters it, opens a cell.
 
-Needs Debian's ``chromium`` on PATH.  Without it the tests skip, unless
+Two ways in: ``--dump-dom`` (the DOM after the page's script ran, with filters given in the
+URL hash) and the DevTools protocol over ``--remote-debugging-pipe`` (real mouse clicks on a
+filter checkbox and on a cell; no extra Python package).  Needs Debian's ``chromium`` on PATH.  Without it the tests skip, unless
 CONFORMANCE_INSTALL_CHROMIUM=1, in which case the set-up runs
 ``apt-get update && apt-get install -y chromium`` once (as root, like CI).
 No TensorFlow: the page is rendered from fake records.  The screenshots stay in
@@ -8,10 +10,14 @@ the test's tmp_path and their paths are printed (``pytest -s`` shows them).
 """
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
+import select
 import shutil
 import subprocess
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -156,3 +162,124 @@ def test_cell_detail_opens_in_chromium(chromium, page, tmp_path):
     shot = tmp_path / "detail.png"
     _browse(chromium, path.as_uri() + "#open=lstm-keras2onnx-opset13@legacy", tmp_path, f"--screenshot={shot}")
     print(f"\nscreenshot: {shot}")
+
+
+class DevTools:
+    """A minimal DevTools-protocol client over --remote-debugging-pipe (fd 3 in, fd 4 out, NUL-separated JSON)."""
+
+    def __init__(self, chromium: str, profile: Path):
+        to_chrome_r, self._to_chrome = os.pipe()
+        self._from_chrome, from_chrome_w = os.pipe()
+
+        def fds():  # runs in the child before exec; fds 3 and 4 are kept (pass_fds)
+            os.dup2(to_chrome_r, 3)
+            os.dup2(from_chrome_w, 4)
+
+        self.proc = subprocess.Popen([chromium, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe",
+                                      "about:blank"], pass_fds=(3, 4), preexec_fn=fds,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        self._buf = b""
+        self._id = 0
+        self.session = None
+
+    def send(self, method: str, params: dict | None = None, timeout: float = 30.0) -> dict:
+        self._id += 1
+        msg = {"id": self._id, "method": method, "params": params or {}}
+        if self.session and not method.startswith("Target."):
+            msg["sessionId"] = self.session
+        os.write(self._to_chrome, json.dumps(msg).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\0" in self._buf:
+                raw, self._buf = self._buf.split(b"\0", 1)
+                reply = json.loads(raw)
+                if reply.get("id") == self._id:
+                    assert "error" not in reply, f"{method}: {reply['error']}"
+                    return reply.get("result", {})
+            left = deadline - time.monotonic()
+            assert left > 0, f"no DevTools reply to {method} within {timeout} s"
+            ready, _, _ = select.select([self._from_chrome], [], [], left)
+            if ready:
+                chunk = os.read(self._from_chrome, 1 << 16)
+                assert chunk, f"chromium closed the DevTools pipe (exit {self.proc.poll()})"
+                self._buf += chunk
+
+    def open(self, url: str) -> None:
+        target = self.send("Target.createTarget", {"url": url})["targetId"]
+        self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        self.wait_for(f"location.href.startsWith({json.dumps(url)}) && document.documentElement"
+                      " && document.documentElement.dataset.ready === '1'")
+
+    def js(self, expression: str):
+        res = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+        assert "exceptionDetails" not in res, res["exceptionDetails"]
+        return res["result"].get("value")
+
+    def wait_for(self, expression: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.js(f"Boolean({expression})"):
+            assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+            time.sleep(0.05)
+
+    def click(self, selector: str) -> None:
+        """A real mouse click (press + release) in the middle of the element."""
+        box = self.js(f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView();"
+                      f" const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()")
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent", {"type": kind, "x": box[0], "y": box[1], "button": "left",
+                                                   "clickCount": 1})
+
+    def screenshot(self, path: Path) -> Path:
+        path.write_bytes(base64.b64decode(self.send("Page.captureScreenshot", {"format": "png"})["data"]))
+        return path
+
+    def close(self) -> None:
+        try:
+            self.send("Browser.close", timeout=10)
+        except AssertionError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self._to_chrome)
+        os.close(self._from_chrome)
+
+
+def test_clicks_filter_and_open_a_cell_in_chromium(chromium, page, tmp_path):
+    path, d = page
+    tools = DevTools(chromium, tmp_path / "profile-devtools")
+    try:
+        tools.open(path.as_uri())
+        visible = lambda: int(tools.js("document.documentElement.dataset.visibleCells"))  # noqa: E731
+        assert visible() == len(d["records"])
+        # untick PASS in the status filter: exactly the non-PASS cells stay, and the hash records it
+        tools.click('#filters input[name="status"][value="PASS"]')
+        tools.wait_for("location.hash.includes('status=')")
+        assert visible() == sum(r["status"] != "PASS" for r in d["records"])
+        assert "PASS" not in tools.js("location.hash").split("status=")[1].split("&")[0].split(",")
+        assert tools.js("[...document.querySelectorAll('td.c[data-status=PASS]')]"
+                        ".every(td => td.classList.contains('off'))")
+        # untick the legacy stack too: its columns disappear
+        tools.click('#filters input[name="stack"][value="legacy"]')
+        tools.wait_for("location.hash.includes('stack=')")
+        assert visible() == sum(r["status"] != "PASS" and r["stack"] != "legacy" for r in d["records"])
+        assert tools.js("getComputedStyle(document.querySelector('td.c[data-stack=legacy]')).display") == "none"
+        # click a cell: its detail opens in the side panel
+        tools.click('td.c[data-id="gru-tf2onnx-opset13@modern"]')
+        tools.wait_for("!document.getElementById('panel').hidden")
+        assert tools.js("document.documentElement.dataset.openCell") == "gru-tf2onnx-opset13@modern"
+        assert "gru · tf2onnx · opset 13 · modern" in tools.js("document.getElementById('panel').innerText")
+        shot = tools.screenshot(tmp_path / "clicked.png")
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        print(f"\nscreenshot: {shot}")
+        # close it, then "show all" brings every cell back
+        tools.click("#panel-close")
+        tools.wait_for("document.getElementById('panel').hidden")
+        tools.click("#reset")
+        tools.wait_for(f"document.documentElement.dataset.visibleCells === '{len(d['records'])}'")
+    finally:
+        tools.close()

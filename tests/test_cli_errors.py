@@ -41,7 +41,8 @@ def test_broken_case_module_and_expectations(tmp_path):
 
 
 def test_collection_is_case_major_and_complete(tmp_path):
-    p = run_collect("--converters", "tf2onnx-keras,keras-export", "--opsets", "13,15", tmp_path=tmp_path)
+    p = run_collect("--converters", "tf2onnx-keras,keras-export", "--opsets", "13,15", "-m", "not slow",
+                    tmp_path=tmp_path)
     assert p.returncode == 0, p.stderr
     ids = [ln.split("[", 1)[1].rstrip("]") for ln in p.stdout.splitlines() if "test_cell[" in ln]
     assert ids[:4] == [f"{ids[0].split('-')[0]}-{c}-opset{o}" for c in ("tf2onnx-keras", "keras-export") for o in (13, 15)]

@@ -274,3 +274,18 @@ def test_pytest_baseline_option_bad_file_is_usage_error(tmp_path, content, messa
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
     err = (p.stderr + p.stdout).strip()
     assert p.returncode == 4 and "--baseline" in err and message in err and "Traceback" not in err
+
+
+def test_after_run_page_failure_fails_the_run(tmp_path, monkeypatch):
+    import conformance.report.html as html_mod
+
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps(doc([rec("a", "c1", 13, "PASS")])))
+
+    def broken(*a, **k):
+        raise RuntimeError("template exploded")
+
+    monkeypatch.setattr(html_mod, "write_html", broken)
+    rep = after_run(results, None)
+    assert rep.failed and rep.html_path is None
+    assert summary_lines(rep) == ["REPORT FAILED: matrix.html not written: RuntimeError: template exploded"]

@@ -142,3 +142,13 @@ def test_records_with_missing_keys_still_render(missing):
     del r[missing]
     html = render(doc([r]))
     assert 'data-id="a-c1-opset13"' in html
+
+
+def test_empty_results_render_a_page():
+    html = strict(doc([]))
+    assert "0 cells" in html and parse(html).cells == []
+
+
+def test_first_failing_stage_shows_its_text():
+    html = strict(doc([rec("a", "c1", 13, "MISMATCH")]))
+    assert "First failing stage: compare" in html and "y: 3/6 elements outside" in html

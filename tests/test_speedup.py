@@ -98,6 +98,15 @@ def test_missing_onnxruntime_gives_no_speedup_and_a_dash():
     assert "| x | 1 | " in speedup.markdown({"rows": rows}) and "| - |" in speedup.markdown({"rows": rows})
 
 
+def test_markdown_flags_an_onnxruntime_model_whose_outputs_differ():
+    entries = group()
+    entries[-1]["extra_info"].update(outputs_match=False, max_abs_diff=0.5)
+    rows = speedup.build_rows(entries)
+    assert by_mode(rows)["onnxruntime"]["outputs_match"] is False
+    assert "(outputs differ from Keras!)" in speedup.markdown({"rows": rows})
+    assert "outputs differ" not in speedup.markdown({"rows": speedup.build_rows(group())})
+
+
 def test_entries_that_are_not_ours_are_ignored_and_duplicates_refused():
     foreign = {"name": "test_other", "extra_info": {}, "stats": _stats([1.0])}
     no_stats = {"name": "n", "extra_info": {"case": "x", "batch": 1, "mode": "call"}, "stats": {}}

@@ -22,7 +22,9 @@ DEEP_EXAMPLES = int(os.environ.get("CONFORMANCE_FUZZ_DEEP_EXAMPLES", "300"))
 #: seconds of shrinking after the first failure, by profile (absent: hypothesis's own limits,
 #: about 500 shrinks or 5 minutes); set CONFORMANCE_FUZZ_SHRINK_SECONDS to override
 SHRINK_SECONDS = {"ci": 60.0}
-_SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large]
+#: conversions are slow by nature, and degenerate models are discarded (the test itself checks that
+#: some examples were really compared)
+_SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 
 
 def register(root: str | os.PathLike = ".") -> None:

@@ -165,7 +165,9 @@ class FuzzRunner:
                "expectations": str(s.expectations) if s.expectations else None, "threads": s.threads,
                "cell_timeout": s.timeout, "hypothesis_profile": self.profile, "examples": self.examples,
                "cells_run": len(self.cache), "statuses": dict(sorted(self.statuses.items())),
-               "shrink_budget_seconds": self.shrink_budget, "shrink_budget_exhausted": self.budget_exhausted}
+               "shrink_budget_seconds": self.shrink_budget, "shrink_budget_exhausted": self.budget_exhausted,
+               # every cell the session ran, in order: [case, converter, opset, status]
+               "fuzz_cells": [[r["case"], r["converter"], r["opset"], r["status"]] for r in self.cache.values()]}
         return results.document(run, describe(s.stack), converters_summary(self.session, list(self.cache.values())),
                                 recorded, [], complete=complete)
 

@@ -98,8 +98,8 @@ def _relabel(doc: dict, old: str, new: str) -> dict:
 
 def combine(docs: list[tuple[str, dict]]) -> dict:
     """Several results documents as one for the page.  Files of one stack with disjoint cells
-    (shards) join; a stack label that two files use for different cells' versions or the same
-    cells (e.g. two runs both called 'default') is told apart by the file name."""
+    (shards) join; a stack label that two files use with different package versions, or for the
+    same cells (e.g. two runs both called 'default'), is told apart by the file name."""
     if len(docs) == 1:
         return docs[0][1]
     seen: dict[str, tuple[set, dict | None]] = {}
@@ -160,7 +160,8 @@ def _cell_view(rec: dict, idx: int, meta: dict, change: diff_mod.Change | None) 
     error = None
     if fail:
         name, st = fail
-        text = st.get("error") or st.get("reason") or "; ".join(map(str, st.get("problems", []) or []))
+        text = (st.get("error") or st.get("reason") or "; ".join(map(str, st.get("problems", []) or []))
+                or "; ".join(map(str, st.get("failures", []) or [])) or "no detail recorded")
         tb = str(st.get("traceback") or "")
         error = {"stage": name, "text": text, "traceback": tb[-TRACE_LIMIT:] if tb else ""}
     hist = facts.get("op_histogram") or {}

@@ -33,7 +33,8 @@ class RunReport:
 
     @property
     def failed(self) -> bool:
-        return bool(self.regressions) or self.gate_error is not None
+        """The gate failed, or the page could not be written: either makes the run exit non-zero."""
+        return bool(self.regressions) or self.gate_error is not None or self.html_error is not None
 
 
 def load_baseline(path: str | None) -> dict | None:
@@ -81,6 +82,14 @@ def after_run(results_path: Path, baseline: dict | None, baseline_path: str | No
     return rep
 
 
+ALARMS = ("BASELINE GATE FAILED", "REPORT FAILED")
+
+
+def is_alarm(line: str) -> bool:
+    """Lines the terminal shows in red."""
+    return line.startswith(ALARMS)
+
+
 def summary_lines(rep: RunReport) -> list[str]:
     from conformance.report.diff import table_lines
 
@@ -88,7 +97,7 @@ def summary_lines(rep: RunReport) -> list[str]:
     if rep.html_path:
         lines.append(f"matrix: {rep.html_path}")
     if rep.html_error:
-        lines.append(f"matrix.html NOT written: {rep.html_error}")
+        lines.append(f"REPORT FAILED: matrix.html not written: {rep.html_error}")
     if rep.gate_error:
         lines.append(f"BASELINE GATE FAILED: cannot compare with {rep.baseline_path}: {rep.gate_error}")
     d = rep.diff

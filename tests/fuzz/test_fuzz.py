@@ -48,12 +48,17 @@ def test_generated_models_convert_and_match(fuzz_runner):
 
     try:
         prop()
-    except BaseException:
-        path = runner.write(complete=True)
-        print(f"fuzz failures recorded in {path}")
+    except BaseException as exc:  # a failure (or several): the minimal ones are written down
+        path = runner.write(complete=not isinstance(exc, KeyboardInterrupt))
+        _summary(runner, path)
         raise
-    path = runner.write(complete=True)
+    _summary(runner, runner.write(complete=True))
+    compared = sum(n for status, n in runner.statuses.items() if status != "DEGENERATE")
+    assert compared, f"the fuzz compared no generated model (statuses: {runner.statuses})"
+
+
+def _summary(runner, path) -> None:
+    """Shown with -s: every generated cell and its status."""
     print(f"fuzz: {runner.examples} examples, statuses {runner.statuses}; results in {path}")
     for (case, conv, opset), rec in runner.cache.items():
         print(f"  {rec['status']:<14} {case} {conv} opset {opset}")
-    assert runner.cache, "the fuzz ran no cell"

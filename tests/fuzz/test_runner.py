@@ -133,3 +133,11 @@ def test_the_run_directory_is_removed(tmp_path):
     (runner.session.run_dir / "x").write_text("x")
     runner.close()
     assert not runner.session.work_root.exists()
+
+
+def test_the_checked_in_known_failures_file_is_valid():
+    from conformance.expectations import load
+    from conformance.fuzz.runner import KNOWN_FAILURES
+
+    for entry in load(KNOWN_FAILURES):
+        assert any(p.startswith("g.") for p in entry.case), entry.describe()  # globs over generated names
