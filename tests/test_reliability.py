@@ -103,6 +103,7 @@ def test_every_other_cell_is_kept(fault_run):
     # cells after the crash and the hang ran in fresh workers and passed
     assert records["fake_tiny-fake-tempfile-opset13"]["status"] == "PASS"
     assert records["fake_tiny-fake-ok-opset13"]["stages"]["compare"]["ok"] is True
+    assert records["fake_tiny-fake-ok-opset13"]["stages"]["convert"]["command"].endswith("tensorflow loaded: False")
     assert f"{2 * len(FAULTS) - 2} failed, 2 passed" in proc.stdout
 
 
@@ -176,6 +177,14 @@ def test_a_baseline_of_another_schema_version_is_one_line(tmp_path, args):
     text = one_line_error(proc)
     assert "schema version 99" in text
     assert not (tmp_path / "m.html").exists()
+
+
+def test_the_run_refuses_a_baseline_of_another_schema_version_in_one_line(tmp_path):
+    old = _write_doc(tmp_path / "old.json", 99)
+    proc = run_conformance(tmp_path, "--converters", "fake-ok", "-k", "fake_tiny-", "--baseline", str(old))
+    text = one_line_error(proc)
+    assert "--baseline" in text and "schema version 99" in text
+    assert not (tmp_path / results.RESULTS).exists()  # refused before any cell ran
 
 
 # -- a run killed midway -------------------------------------------------------------------------

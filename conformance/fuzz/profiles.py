@@ -17,7 +17,7 @@ import os
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
-CI_EXAMPLES = int(os.environ.get("CONFORMANCE_FUZZ_CI_EXAMPLES", "12"))
+CI_EXAMPLES = int(os.environ.get("CONFORMANCE_FUZZ_CI_EXAMPLES", "20"))
 DEEP_EXAMPLES = int(os.environ.get("CONFORMANCE_FUZZ_DEEP_EXAMPLES", "300"))
 #: seconds of shrinking after the first failure, by profile (absent: hypothesis's own limits,
 #: about 500 shrinks or 5 minutes); set CONFORMANCE_FUZZ_SHRINK_SECONDS to override

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import tempfile
 import time
 
@@ -50,7 +51,9 @@ class FakeOk(_Fake):
     summary = "builds y = 2x + 1 correctly"
 
     def convert(self, model, ctx):
-        return Conversion(tiny_onnx(ctx.opset), output_names=["y"], command="fake-ok")
+        # says whether anything in this worker loaded TensorFlow (the fakes must not need it)
+        return Conversion(tiny_onnx(ctx.opset), output_names=["y"],
+                          command=f"fake-ok; tensorflow loaded: {'tensorflow' in sys.modules}")
 
 
 class FakeSlow(_Fake):

@@ -11,7 +11,7 @@ from conformance import results
 from conformance.fuzz.model import Config, Recurrent
 from conformance.fuzz.runner import FuzzFailure, FuzzRunner, fuzz_targets
 from conformance.fuzz.strategies import configs
-from conformance.options import OptionError, Settings
+from conformance.options import OptionError, Settings, settings_from
 
 STAGES = {
     "PASS": {"availability": {"ok": True}, "convert": {"ok": True}, "compare": {"ok": True}},
@@ -23,8 +23,9 @@ STAGES = {
 
 
 def _settings(tmp_path: Path) -> Settings:
-    return Settings(converters=None, opsets=(13,), case_modules=(), converter_modules=(), expectations=None,
-                    report_dir=tmp_path, timeout=60.0, threads=1, keep_onnx=False, stack="test")
+    given = {"opsets": "13", "expectations": "none", "report_dir": str(tmp_path), "cell_timeout": 60.0,
+             "conformance_threads": 1, "stack": "test"}
+    return settings_from(given.get, tmp_path, 21)
 
 
 def stub_runner(tmp_path, verdict, known=None, **kw) -> FuzzRunner:
