@@ -126,7 +126,7 @@ def test_freezing_choices_differ():
     assert Tf2OnnxGraphDefFunctional.lower_control_flow is False
 
 
-def test_seed_command_is_literal_and_limited_to_seed_rnn_cases():
+def test_seed_command_is_literal_and_limited_to_the_seed_sizes():
     from cases.recurrent import CASES as RNN
     from cases.dense import CASES as DENSE
 
@@ -134,7 +134,11 @@ def test_seed_command_is_literal_and_limited_to_seed_rnn_cases():
     cmd = conv.command("model.pb", _graph(), "m.onnx", 13, ["x", "h"])
     assert cmd[-1] == "--fold_const" and "--rename-inputs" not in cmd
     taken = sorted(c.name for c in RNN + DENSE + vision.CASES if conv.accepts(c) is None)
-    assert taken == sorted(c.name for c in RNN if c.name.startswith("seed_"))
+    assert taken == ["seed_gru", "seed_lstm", "seed_simplernn"]
+    graphdef = Tf2OnnxGraphDef()
+    scope = sorted(c.name for c in RNN + DENSE + vision.CASES if graphdef.accepts(c) is None)
+    assert scope == sorted(c.name for c in RNN + DENSE + vision.CASES if "seed" in c.tags)
+    assert "masking_lstm" not in scope and "mlp_softmax" in scope
 
 
 # ------------------------------------------------------------------ tiers

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-import sys
 
 from cases.api import Case
 from conformance import guard
