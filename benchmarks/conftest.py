@@ -273,6 +273,27 @@ def pytest_sessionfinish(session, exitstatus):
         from conformance.speedup import write
 
         state.written = write(state.document(), state.speedup_path)
+        state.attached = _attach_to_results(state.written)
+
+
+def _attach_to_results(speedup_path):
+    """Put the speedup table into the results.json beside it (if any) and rebuild its matrix.html."""
+    from pathlib import Path
+
+    from conformance import results
+    from conformance.report.html import load_speedup, render_files
+
+    results_path = Path(speedup_path).parent / results.RESULTS
+    if not results_path.is_file():
+        return None
+    try:
+        doc = results.load(results_path)
+    except results.ResultsError:
+        return None
+    doc["speedup"] = load_speedup(speedup_path)
+    results.write(doc, results_path)
+    render_files([results_path], results_path.parent / "matrix.html")
+    return results_path
 
 
 def pytest_terminal_summary(terminalreporter, config):
@@ -287,5 +308,7 @@ def pytest_terminal_summary(terminalreporter, config):
         for line in markdown(load_speedup(state.written)).splitlines():
             tr.write_line(line)
         tr.write_line(f"speedup table: {state.written}")
+        if getattr(state, "attached", None):
+            tr.write_line(f"attached to {state.attached} and its matrix.html")
     for item in state.skipped_list():
         tr.write_line(f"skipped {item['case']}: {item['reason']}")

@@ -196,3 +196,22 @@ def test_benchmarks_are_opt_in():
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "10 skipped" in proc.stdout  # 2 batches x 4 modes + 2 cold sides and "passed" not in proc.stdout
     assert "benchmarks are opt-in" in proc.stdout
+
+
+def test_benchmark_table_is_attached_to_results_and_rendered(tmp_path):
+    """The speedup table lands in results.json (key "speedup") and in the rebuilt matrix.html."""
+    from benchmarks.conftest import _attach_to_results
+    from conformance import results
+    from tests.report_fakes import doc as results_doc
+    from tests.report_fakes import rec
+
+    results.write(results_doc([rec("seed_lstm", "tf2onnx-keras", 13, "PASS")]), tmp_path / "results.json")
+    bench = {"benchmarks": group()}
+    sp = tmp_path / "speedup.json"
+    speedup.write(speedup.from_benchmark_json(bench, "x.json"), sp)
+    assert _attach_to_results(sp) == tmp_path / "results.json"
+    doc = results.load(tmp_path / "results.json")
+    assert doc["speedup"]["rows"] and doc["records"][0]["case"] == "seed_lstm"
+    page = (tmp_path / "matrix.html").read_text()
+    assert 'id="speedup-table"' in page and "speedup_vs_predict" in page and "benchmarks/test_inference" not in page
+    assert _attach_to_results(tmp_path / "elsewhere" / "speedup.json") is None
