@@ -70,22 +70,27 @@ class ResultsWriter:
 
     def finish(self, stale: list[dict] | None, complete: bool, run_extra: dict | None = None) -> Path:
         run = dict(self.run, **(run_extra or {}))
-        doc = document(run, self.environment, self.converters, self.records, stale, complete)
-        _atomic_write(self.path, json.dumps(doc, indent=1) + "\n")
+        write(document(run, self.environment, self.converters, self.records, stale, complete), self.path)
         self._fh.close()
         self.partial_path.unlink(missing_ok=True)
         return self.path
 
 
+def read_json(path: str | Path, what: str):
+    """A JSON file's content, or ResultsError with one line naming ``what`` it should have been."""
+    p = Path(path)
+    if not p.is_file():
+        raise ResultsError(f"{what} {p}: no such file")
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{what} {p}: not valid JSON ({exc})") from None
+
+
 def load(path: str | Path) -> dict:
     """A results.json, checked for the schema this code reads."""
     p = Path(path)
-    if not p.is_file():
-        raise ResultsError(f"results file {p}: no such file")
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"results file {p}: not valid JSON ({exc})") from None
+    doc = read_json(p, "results file")
     if not isinstance(doc, dict) or "schema_version" not in doc:
         raise ResultsError(f"results file {p}: no schema_version; not a conformance results file")
     if doc["schema_version"] != SCHEMA_VERSION:

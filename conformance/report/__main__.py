@@ -71,31 +71,32 @@ def _diff(args) -> int:
     return 1 if d.regressions else 0
 
 
-def _merge(args) -> int:
-    from conformance.report.merge import merge_files
+def _write(doc: dict, output, html, sources: list[str], what: str) -> int:
+    """Write a rebuilt or merged results document, and its page when asked."""
     from conformance.results import write
 
-    doc = merge_files(args.results)
-    out = write(doc, args.output)
-    print(f"wrote {out}: {len(doc['records'])} cells from {len(args.results)} files, stacks {', '.join(doc['stacks'])}")
-    if args.html:
+    print(f"wrote {write(doc, output)}: {what}")
+    if html:
         from conformance.report.html import write_html
 
-        print(f"wrote {write_html(doc, args.html, sources=[str(p) for p in args.results])}")
+        print(f"wrote {write_html(doc, html, sources=sources)}")
     return 0
+
+
+def _merge(args) -> int:
+    from conformance.report.merge import merge_files
+
+    doc = merge_files(args.results)
+    return _write(doc, args.output, args.html, [str(p) for p in args.results],
+                  f"{len(doc['records'])} cells from {len(args.results)} files, stacks {', '.join(doc['stacks'])}")
 
 
 def _rebuild(args) -> int:
-    from conformance.results import rebuild, write
+    from conformance.results import rebuild
 
     doc = rebuild(args.partial)
-    out = write(doc, args.output)
-    print(f"wrote {out}: {len(doc['records'])} finished cells (run marked incomplete)")
-    if args.html:
-        from conformance.report.html import write_html
-
-        print(f"wrote {write_html(doc, args.html, sources=[str(args.partial)])}")
-    return 0
+    return _write(doc, args.output, args.html, [str(args.partial)],
+                  f"{len(doc['records'])} finished cells (run marked incomplete)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -316,13 +316,10 @@ _SPEEDUP_BENCH = ["case", "kind", "batch", "label", "median_s", "iqr_s", "rounds
 
 
 def load_speedup(path: str | Path) -> dict:
+    from conformance.results import read_json
+
     p = Path(path)
-    if not p.is_file():
-        raise ResultsError(f"speedup file {p}: no such file")
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"speedup file {p}: not valid JSON ({exc})") from None
+    doc = read_json(p, "speedup file")
     if not isinstance(doc, dict) or not isinstance(doc.get("rows", []), list):
         raise ResultsError(f"speedup file {p}: expected an object with a 'rows' list")
     if doc.get("schema_version", 1) != 1:
