@@ -1,7 +1,7 @@
 """What the benchmarks measure: a case's model prepared once for every inference mode.
 
 ``prepare`` builds the case's model through the suite's own case API
-(``conformance.cell.build_case``: same seeds, weights and input generator as
+(``conformance.worker.pipeline.build_case``: same seeds, weights and input generator as
 the conformance matrix), converts it with a converter row of the matrix
 (``tf2onnx-keras`` at opset 13 by default), opens one onnxruntime session with
 the same thread counts TensorFlow was given, and checks that onnxruntime
@@ -23,8 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cases.api import KERAS, Case, tolerance_for
-from cases.loader import ModuleLoadError, builtin_modules, cases_in_module, import_module
+from cases.api import KERAS, Case
+from conformance.checks import runtime
+from conformance.checks.compare import tolerance_for
+from conformance.loader import ModuleLoadError, builtin_modules, cases_in_module, import_module
 
 ORT = "onnxruntime"
 WARM_MODES = ("predict", "call", "tf_function", ORT)
@@ -77,16 +79,8 @@ def find_cases(names) -> dict[str, Case | str]:
 
 def configure_tensorflow_threads(intra: int, inter: int) -> dict:
     """Set TensorFlow's thread pools before it runs anything; returns what TensorFlow reports back."""
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(intra)
-        tf.config.threading.set_inter_op_parallelism_threads(inter)
-    except RuntimeError as exc:  # TensorFlow already initialised its runtime in this process
-        raise BenchSetupError(f"cannot set TensorFlow threads: {exc}") from None
-    got = {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-           "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
-    if got != {"intra_op": intra, "inter_op": inter}:
+    got = runtime.configure_tensorflow_threads(intra, inter)
+    if got != {"intra_op": intra, "inter_op": inter}:  # TensorFlow had already initialised its runtime
         raise BenchSetupError(f"TensorFlow reports threads {got}, asked for intra {intra} inter {inter}")
     return got
 
@@ -95,13 +89,7 @@ def ort_session(model_bytes: bytes, intra: int, inter: int, spinning: str | None
     """spinning: None keeps onnxruntime's default (worker threads spin while waiting), "0"/"1" sets it."""
     import onnxruntime as ort
 
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = intra
-    so.inter_op_num_threads = inter
-    so.log_severity_level = 3
-    if spinning is not None:
-        so.add_session_config_entry("session.intra_op.allow_spinning", spinning)
-        so.add_session_config_entry("session.inter_op.allow_spinning", spinning)
+    so = runtime.session_options(intra, inter, spinning)
     sess = ort.InferenceSession(model_bytes, sess_options=so, providers=["CPUExecutionProvider"])
     opts = sess.get_session_options()
     return sess, {"intra_op": opts.intra_op_num_threads, "inter_op": opts.inter_op_num_threads,
@@ -219,9 +207,9 @@ def prepare(case: Case, batches, *, converter: str, opset: int, intra: int, inte
             spinning: str | None = None, cold: bool = True) -> Prepared:
     import tensorflow as tf
 
-    from conformance.cell import build_case
-    from conformance.checks import check_signature, output_order
-    from conformance.compare import compare
+    from conformance.worker.pipeline import build_case
+    from conformance.checks.validity import check_signature, output_order
+    from conformance.checks.compare import compare
 
     workdir.mkdir(parents=True, exist_ok=True)
     try:

@@ -130,8 +130,8 @@ class BenchState:
                 "commands": {case: c.get("command") for case, c in self.conversions.items()}}
 
     def document(self) -> dict:
-        from conformance.environment import describe
-        from conformance.speedup import build_document
+        from conformance.run.environment import describe
+        from benchmarks.speedup import build_document
 
         env = describe(os.environ.get("CONFORMANCE_STACK") or "default")
         threads = self.threads_record()
@@ -246,11 +246,11 @@ def _collect_stats(request, bench_state):
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):
     """pytest-benchmark's own JSON (--benchmark-json / --benchmark-autosave) carries the settings too,
-    so `python -m conformance.speedup build FILE` rebuilds the table from it."""
+    so `python -m benchmarks.speedup build FILE` rebuilds the table from it."""
     if _STATE not in config.stash:
         return
     state = config.stash[_STATE]
-    from conformance.environment import describe
+    from conformance.run.environment import describe
 
     output_json["conformance"] = {"threads": state.threads_record(), "conversion": state.conversion(),
                                   "command": state.command,
@@ -270,7 +270,7 @@ def pytest_sessionfinish(session, exitstatus):
     if state._workroot is not None:
         shutil.rmtree(state._workroot, ignore_errors=True)
     if state.entries:
-        from conformance.speedup import write
+        from benchmarks.speedup import write
 
         state.written = write(state.document(), state.speedup_path)
         state.attached = _attach_to_results(state.written)
@@ -280,8 +280,9 @@ def _attach_to_results(speedup_path):
     """Put the speedup table into the results.json beside it (if any) and rebuild its matrix.html."""
     from pathlib import Path
 
-    from conformance import results
-    from conformance.report.html import load_speedup, render_files
+    from conformance.run import results
+    from conformance.report.html import render_files
+    from conformance.report.speedup import load_speedup
 
     results_path = Path(speedup_path).parent / results.RESULTS
     if not results_path.is_file():
@@ -300,7 +301,7 @@ def pytest_terminal_summary(terminalreporter, config):
     state = config.stash.get(_STATE, None)
     if state is None or not state.entries:
         return
-    from conformance.speedup import load_speedup, markdown
+    from benchmarks.speedup import load_speedup, markdown
 
     tr = terminalreporter
     tr.section("Keras vs onnxruntime speedup")

@@ -10,7 +10,6 @@ parts) goes to ``extra_info`` and is what the speedup table uses.
 """
 from __future__ import annotations
 
-import pytest
 
 from benchmarks import _bench
 

@@ -8,7 +8,6 @@ are not measured.
 """
 from __future__ import annotations
 
-import pytest
 
 from benchmarks import _bench
 

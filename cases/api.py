@@ -15,7 +15,7 @@ builder runs only inside a conversion worker.
 
 Module-level ``Case`` objects, a module-level ``CASES`` iterable of them, and
 plain functions named ``case_<name>`` (returning a model, or ``(model,
-inputs)``) are all picked up by :mod:`cases.loader`.
+inputs)``) are all picked up by :mod:`conformance.loader`.
 """
 from __future__ import annotations
 
@@ -38,29 +38,6 @@ class Tolerance:
 
     rtol: float
     atol: float
-
-
-#: Default tolerances by the floating dtype of the reference output.
-DEFAULT_TOLERANCES = {
-    "float64": Tolerance(rtol=1e-6, atol=1e-7),
-    "float32": Tolerance(rtol=1e-4, atol=1e-5),
-    "float16": Tolerance(rtol=1e-2, atol=1e-3),
-    "bfloat16": Tolerance(rtol=2e-2, atol=1e-2),
-}
-
-
-def tolerance_for(dtype: str, override: Tolerance | None = None) -> Tolerance:
-    """The tolerance for an output of ``dtype``, unless the case overrides it.
-
-    A case override never makes a half-precision output stricter than its
-    dtype allows.
-    """
-    base = DEFAULT_TOLERANCES.get(str(dtype), DEFAULT_TOLERANCES["float32"])
-    if override is None:
-        return base
-    if str(dtype) in ("float16", "bfloat16"):
-        return Tolerance(rtol=max(override.rtol, base.rtol), atol=max(override.atol, base.atol))
-    return override
 
 
 def import_tf_keras():

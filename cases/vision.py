@@ -29,68 +29,20 @@ loosen them.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
-import uuid
 from pathlib import Path
 
 import numpy as np
 
 from cases.api import TF_KERAS, Case, import_tf_keras
+from conformance.cache import cached_dir
 
 FAMILY = "vision"
 SIZE = 224
 #: the source images are not square and not 224x224, so loading really resizes
 SOURCE_HW = (240, 320)
 HEAVY = frozenset({"slow"})
-
-# ---------------------------------------------------------------- cache directory
-
-
-def cache_root() -> Path:
-    """``$CONFORMANCE_CACHE_DIR``, else ``reports/cache/`` at the project root (gitignored)."""
-    env = os.environ.get("CONFORMANCE_CACHE_DIR")
-    if env:
-        return Path(env).expanduser().resolve()
-    return Path(__file__).resolve().parent.parent / "reports" / "cache"
-
-
-def _version(dist: str) -> str:
-    import importlib.metadata as md
-
-    for name in {"tensorflow": ("tensorflow", "tensorflow-cpu")}.get(dist, (dist,)):
-        try:
-            return md.version(name)
-        except md.PackageNotFoundError:
-            continue
-    return "none"
-
-
-def cached_dir(name: str, dists: tuple[str, ...], make) -> Path:
-    """A directory built once by ``make(tmp_path)`` and reused while the versions of ``dists`` match.
-
-    It is built under a unique temporary name next to its final place and
-    renamed into place, so concurrent workers never see a half-built directory:
-    the first rename wins, a later builder throws its copy away.
-    """
-    key = "-".join(f"{d.replace('-', '_')}{_version(d)}" for d in dists)
-    final = cache_root() / f"{name}-{key}"
-    if final.is_dir():
-        return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        make(tmp)
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not final.is_dir():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final
-
 
 # ---------------------------------------------------------------- EfficientNetB0 through tensorflow_hub
 

@@ -4,13 +4,14 @@ It runs the cell and reports the decided record; it decides nothing itself.
 """
 import pytest
 
-RECORD_KEY = "conformance_record"
+from conformance.run.recorder import RECORD_KEY
 
 
 def test_cell(cell, conformance, record_property):
     record = conformance.run(cell)
     record_property(RECORD_KEY, record)
-    message = f"{record['status']}: {record['reason']}"
+    stage = f" at {record['stage']}" if record.get("stage") else ""
+    message = f"{record['status']}{stage}: {record['reason']}"
     if record["outcome"] == "skipped":
         pytest.skip(message)
     elif record["outcome"] == "xfailed":

@@ -1,5 +1,34 @@
 """The project's own tests run with the no-network guard: any attempt to connect outside
-loopback raises (set CONFORMANCE_NO_NETWORK=0 to lift it), so a test that touches the network fails."""
-from conformance import guard
+loopback raises (set CONFORMANCE_NO_NETWORK=0 to lift it), so a test that touches the network fails.
+
+They also leave the checkout's reports/ folder as they found it: every test writes under its
+tmp paths (the session fixture below fails the run otherwise)."""
+from pathlib import Path
+
+import pytest
+
+from conformance.worker import guard
 
 guard.install_from_env()
+
+REPORTS = Path(__file__).resolve().parent.parent / "reports"
+
+
+def _snapshot(folder: Path) -> dict:
+    if not folder.exists():
+        return {}
+    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns if p.is_file() else None)
+            for p in sorted(folder.rglob("*"))}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def reports_untouched():
+    """``pytest tests/`` writes nothing into reports/ (no results, no work folders, no cache)."""
+    before = _snapshot(REPORTS)
+    yield
+    after = _snapshot(REPORTS)
+    added = sorted(set(after) - set(before))
+    removed = sorted(set(before) - set(after))
+    changed = sorted(k for k in set(before) & set(after) if before[k] != after[k])
+    assert not (added or removed or changed), (
+        f"the tests changed reports/: added {added[:10]}, removed {removed[:10]}, rewritten {changed[:10]}")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import copy
 
-from conformance.results import SCHEMA_VERSION
+from conformance.run.results import SCHEMA_VERSION
+from conformance.run.verdict import decide
 
 PACKAGES = {"tensorflow": "2.21.0", "keras": "3.15.1", "tf2onnx": "1.17.0", "onnx": "1.23.2",
             "onnxruntime": "1.32.0", "numpy": "2.4.6"}
@@ -50,6 +51,7 @@ def rec(case: str, converter: str, opset: int, status: str, *, family: str = "de
                   "keras_outputs": [{"name": "y", "shape": [2], "dtype": "float32"}]},
         "nodeid": f"conformance/test_matrix.py::test_cell[{cid}]",
     }
+    r["stage"] = decide(stages).stage
     r.update(extra)
     return r
 

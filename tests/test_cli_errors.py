@@ -1,16 +1,12 @@
 """Bad input to `pytest conformance/` gives one clear line and a non-zero exit."""
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT, run_pytest  # noqa: F401
 
 
 def run_collect(*args, tmp_path):
-    cmd = [sys.executable, "-m", "pytest", "conformance/", "--collect-only", "-q", "--report-dir", str(tmp_path), *args]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return run_pytest("conformance/", "--collect-only", "-q", "--report-dir", str(tmp_path), *args, timeout=120)
 
 
 @pytest.mark.parametrize("args,message", [

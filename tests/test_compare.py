@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from conformance.compare import compare, degenerate_reasons
+from conformance.checks.compare import compare, degenerate_reasons
 
 
 def test_identical_arrays_pass_with_zero_error():

@@ -4,7 +4,7 @@ import sys
 import numpy as np
 import pytest
 
-from conformance import deploy
+from conformance.checks import deploy, deploy_child
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -58,8 +58,8 @@ def test_child_loading_tensorflow_is_caught(tmp_path, monkeypatch, capsys):
     import json
 
     monkeypatch.setitem(sys.modules, "tensorflow", object())
-    monkeypatch.setattr(deploy, "_child", lambda folder, threads: {"ok": True, "error": None})
-    assert deploy.main([str(tmp_path), "1"]) == 0
+    monkeypatch.setattr(deploy_child, "_child", lambda folder, threads: {"ok": True, "error": None})
+    assert deploy_child.main([str(tmp_path), "1"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["ok"] is False and result["forbidden_modules_loaded"] == ["tensorflow"]
 

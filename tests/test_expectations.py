@@ -1,7 +1,7 @@
 """Expectations as data: parsing, validation errors, matching, staleness."""
 import pytest
 
-from conformance.expectations import ExpectationsError, Matcher, load, parse
+from conformance.run.expectations import ExpectationsError, Matcher, load, parse
 
 GOOD = {"expected": [
     {"case": "seed_*", "converter": "keras2onnx", "status": "UNAVAILABLE", "reason": "onnx.mapping removed",

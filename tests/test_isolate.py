@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from conformance.isolate import WorkerPool
+from conformance.worker.pool import WorkerPool
 
 FAKE = textwrap.dedent("""
     import json, os, signal, sys, time

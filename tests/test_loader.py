@@ -3,8 +3,9 @@ import textwrap
 
 import pytest
 
-from cases.api import Case, Tolerance, tolerance_for
-from cases.loader import CaseLoadError, builtin_modules, find_case, load_cases
+from cases.api import Case, Tolerance
+from conformance.checks.compare import tolerance_for
+from conformance.loader import CaseLoadError, builtin_modules, find_case, load_cases
 
 
 def test_builtin_cases_load_without_tensorflow():

@@ -1,7 +1,7 @@
 """Option parsing: good values and one-line errors."""
 import pytest
 
-from conformance.options import OptionError, check_converters, parse_converters, parse_opsets
+from conformance.run.options import OptionError, check_converters, parse_converters, parse_opsets
 
 
 def test_opsets_lists_and_ranges():

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from conformance import results
+from conformance.run import results
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests import helpers
+
+ROOT = helpers.ROOT
 FAKES = ROOT / "tests" / "fakes"
 FAKE_CASES = FAKES / "cases.py"
 FAKE_CONVERTERS = FAKES / "converters.py"
@@ -38,15 +40,17 @@ EXPECTED = {
 CELL_TIMEOUT = 6
 
 
+FAKE_ARGS = ("--cases-module", str(FAKE_CASES), "--converters-module", str(FAKE_CONVERTERS),
+             "--expectations", "none", "--opsets", "13")
+
+
 def conformance_cmd(report_dir: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "pytest", "conformance/", "-q", "-p", "no:cacheprovider",
-            "--report-dir", str(report_dir), "--cases-module", str(FAKE_CASES),
-            "--converters-module", str(FAKE_CONVERTERS), "--expectations", "none", "--opsets", "13", *args]
+            "--report-dir", str(report_dir), *FAKE_ARGS, *args]
 
 
 def run_conformance(report_dir: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run(conformance_cmd(report_dir, *args), cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return helpers.run_matrix(report_dir, *FAKE_ARGS, *args, timeout=timeout)[0]
 
 
 def one_line_error(proc: subprocess.CompletedProcess) -> str:
@@ -108,9 +112,7 @@ def test_every_other_cell_is_kept(fault_run):
 
 
 def test_a_case_module_that_fails_to_import_is_one_line(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "conformance/", "-q", "-p", "no:cacheprovider", "--report-dir", str(tmp_path),
-         "--cases-module", str(FAKES / "broken_cases.py")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc, _ = helpers.run_matrix(tmp_path, "--cases-module", str(FAKES / "broken_cases.py"), timeout=120)
     text = one_line_error(proc)
     assert "broken_cases.py failed to import" in text and "a_module_that_does_not_exist_anywhere" in text
 
@@ -136,9 +138,7 @@ def test_a_malformed_expectations_file_is_one_line(tmp_path, content, message):
         path.write_bytes(content)
     else:
         path.write_text(content)
-    cmd = conformance_cmd(tmp_path, "--collect-only")
-    cmd[cmd.index("--expectations") + 1] = str(path)
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = run_conformance(tmp_path, "--collect-only", "--expectations", str(path), timeout=120)
     assert message in one_line_error(proc)
 
 
@@ -172,8 +172,7 @@ def test_a_baseline_of_another_schema_version_is_one_line(tmp_path, args):
     old = _write_doc(tmp_path / "old.json", 99)
     new = _write_doc(tmp_path / "new.json", results.SCHEMA_VERSION)
     argv = [a.format(old=old, new=new, out=tmp_path / "m.html") for a in args]
-    proc = subprocess.run([sys.executable, "-m", "conformance.report", *argv], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+    proc = helpers.run_module("conformance.report", *argv, timeout=60)
     text = one_line_error(proc)
     assert "schema version 99" in text
     assert not (tmp_path / "m.html").exists()
@@ -238,8 +237,7 @@ def test_a_run_killed_midway_is_rebuilt_from_what_was_written(tmp_path):
     finished = partial.read_text().count('"kind": "record"')
     out = tmp_path / "rebuilt.json"
     page = tmp_path / "rebuilt.html"
-    cli = subprocess.run([sys.executable, "-m", "conformance.report", "rebuild", str(partial), "-o", str(out),
-                          "--html", str(page)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    cli = helpers.run_module("conformance.report", "rebuild", partial, "-o", out, "--html", page, timeout=60)
     assert cli.returncode == 0, cli.stderr
     doc = results.load(out)
     assert len(doc["records"]) == finished >= 2

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,9 +11,10 @@ from hypothesis import strategies as st
 from conformance.report import diff as diff_mod
 from conformance.report.__main__ import main
 from conformance.report.merge import merge_docs
-from conformance.report.run import after_run, load_baseline, summary_lines
-from conformance.results import ResultsError, ResultsWriter, load
-from conformance.verdict import Status
+from conformance.report.gate import after_run, load_baseline, summary_lines
+from conformance.run.results import ResultsError, ResultsWriter, load
+from conformance.run.statuses import Status
+from tests.helpers import run_module, run_pytest
 from tests.report_fakes import doc, rec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,8 +153,7 @@ def test_cli_diff_unpairable_stacks_exit_2(tmp_path, capsys):
 def test_cli_subprocess_real_exit_codes_no_traceback(tmp_path):
     old, new = _pair()
     o, n = write(tmp_path, "old.json", old), write(tmp_path, "new.json", new)
-    run = lambda *a: subprocess.run([sys.executable, "-m", "conformance.report", *a], cwd=ROOT,  # noqa: E731
-                                    capture_output=True, text=True, timeout=60)
+    run = lambda *a: run_module("conformance.report", *a, timeout=60)  # noqa: E731
     p = run("diff", o, n)
     assert p.returncode == 1 and "REGRESSION" in p.stdout
     p = run("diff", o, str(tmp_path / "missing.json"))
@@ -245,10 +243,11 @@ def test_after_run_gate_and_page(tmp_path):
     assert rep.not_run == 1                      # 'other' was not run: counted, not "removed"
     assert rep.html_path == tmp_path / "matrix.html" and rep.html_path.is_file()
     lines = summary_lines(rep)
-    assert any("REGRESSION" in ln for ln in lines) and lines[-1].startswith("BASELINE GATE FAILED")
+    assert any("REGRESSION" in ln for ln, _ in lines) and lines[-1][0].startswith("BASELINE GATE FAILED")
+    assert [ln for ln, alarm in lines if alarm] == [lines[-1][0]]   # only the gate's verdict is red
     assert "chg-regression" in rep.html_path.read_text()
     ok = after_run(results, doc([rec("a", "c1", 13, "CRASH")]), "b2.json")
-    assert not ok.failed and not any("GATE" in ln for ln in summary_lines(ok))
+    assert not ok.failed and not any("GATE" in ln for ln, _ in summary_lines(ok))
     plain = after_run(results, None)
     assert plain.diff is None and plain.html_path.is_file() and not plain.failed
 
@@ -269,9 +268,8 @@ def test_pytest_baseline_option_bad_file_is_usage_error(tmp_path, content, messa
     bad = tmp_path / "base.json"
     if content is not None:
         bad.write_text(content)
-    p = subprocess.run([sys.executable, "-m", "pytest", "conformance/", "--collect-only", "-q",
-                        "--report-dir", str(tmp_path / "r"), "--baseline", str(bad)],
-                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    p = run_pytest("conformance/", "--collect-only", "-q", "--report-dir", str(tmp_path / "r"), "--baseline", str(bad),
+                   timeout=120)
     err = (p.stderr + p.stdout).strip()
     assert p.returncode == 4 and "--baseline" in err and message in err and "Traceback" not in err
 
@@ -288,4 +286,4 @@ def test_after_run_page_failure_fails_the_run(tmp_path, monkeypatch):
     monkeypatch.setattr(html_mod, "write_html", broken)
     rep = after_run(results, None)
     assert rep.failed and rep.html_path is None
-    assert summary_lines(rep) == ["REPORT FAILED: matrix.html not written: RuntimeError: template exploded"]
+    assert summary_lines(rep) == [("REPORT FAILED: matrix.html not written: RuntimeError: template exploded", True)]

@@ -151,4 +151,22 @@ def test_empty_results_render_a_page():
 
 def test_first_failing_stage_shows_its_text():
     html = strict(doc([rec("a", "c1", 13, "MISMATCH")]))
-    assert "First failing stage: compare" in html and "y: 3/6 elements outside" in html
+    assert "Deciding stage: compare" in html and "y: 3/6 elements outside" in html
+
+
+def test_page_terminal_and_diff_show_the_deciding_stage_not_the_first_failing_key():
+    """The record's `stage` (from verdict.decide) is what the page and the diff show."""
+    from conformance.report.diff import diff, table_lines
+
+    r = rec("a", "c1", 13, "RUNTIME_ERROR")
+    r["stages"]["signature"] = {"ok": False, "problems": ["input x has a fixed batch dimension 3"]}
+    r["stages"]["run"] = {"ok": False, "error": "Got invalid dimensions for input: x"}
+    r["stages"].pop("compare")
+    from conformance.run.verdict import decide
+
+    r["stage"] = decide(r["stages"]).stage
+    html = strict(doc([r]))
+    assert "Deciding stage: run" in html and "Deciding stage: signature" not in html
+    assert "Got invalid dimensions" in html
+    rows = table_lines(diff(doc([rec("a", "c1", 13, "PASS")]), doc([r])))
+    assert any("REGRESSION" in line and "  run  " in line for line in rows)

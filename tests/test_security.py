@@ -8,23 +8,23 @@ import json
 import re
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conformance import guard, results
+from conformance.worker import guard
+from conformance.run import results
 from tests.report_fakes import doc as fake_doc
 from tests.report_fakes import rec as fake_rec
-from tests.test_reliability import ROOT, run_conformance
+from tests.helpers import ROOT, run_module
+from tests.test_reliability import run_conformance
 
 RAW_MARKUP = ["<script>alert(", "<img src=x", "<b>friends</b>", "<b>bold</b>"]
 UNREACHABLE = ("192.0.2.1", 9)  # TEST-NET-1: never routed
 
 
 def render(results_path: Path, out: Path) -> str:
-    proc = subprocess.run([sys.executable, "-m", "conformance.report", "html", str(results_path), "-o", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    proc = run_module("conformance.report", "html", results_path, "-o", out, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return out.read_text(encoding="utf-8")
 
@@ -105,7 +105,7 @@ def test_loopback_stays_usable():
 
 
 def test_converter_subprocesses_run_guarded(tmp_path):
-    # what tf2onnx-cli does: `python -m conformance.guard tf2onnx.convert ...` keeps the guard in the child
+    # what tf2onnx-cli does: `python -m conformance.worker.guard tf2onnx.convert ...` keeps the guard in the child
     (tmp_path / "connects.py").write_text(
         "import socket\nsocket.create_connection(('192.0.2.1', 9), timeout=3)\nprint('connected')\n")
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{tmp_path}:{ROOT}", "CONFORMANCE_NO_NETWORK": "1"}
@@ -116,7 +116,7 @@ def test_converter_subprocesses_run_guarded(tmp_path):
 
 
 def test_guard_runner_usage_is_one_line():
-    proc = subprocess.run([sys.executable, "-m", "conformance.guard"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    proc = run_module("conformance.worker.guard", timeout=60)
     assert proc.returncode == 2 and proc.stderr.strip().startswith("usage:")
 
 

@@ -1,11 +1,7 @@
 """A user's case and converter modules join the matrix; results are complete under xdist."""
-import json
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests import helpers
 
 MISSING_CONVERTER = textwrap.dedent('''
     from conformance.converters.base import Converter
@@ -23,10 +19,7 @@ MISSING_CONVERTER = textwrap.dedent('''
 
 
 def run_matrix(tmp_path, *args, timeout=600):
-    cmd = [sys.executable, "-m", "pytest", "conformance/", "-q", "--report-dir", str(tmp_path / "reports"), *args]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    results = tmp_path / "reports" / "results.json"
-    return proc, (json.loads(results.read_text()) if results.exists() else None)
+    return helpers.run_matrix(tmp_path / "reports", *args, timeout=timeout)
 
 
 def test_user_converter_row_is_unavailable_with_the_exact_reason_under_xdist(tmp_path):

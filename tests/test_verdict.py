@@ -1,8 +1,9 @@
 """Deciding a cell's status from its stages, and folding in expectations."""
 import pytest
 
-from conformance.expectations import Expectation
-from conformance.verdict import Status, apply_expectation, decide, outcome
+from conformance.run.expectations import Expectation
+from conformance.run.statuses import Status, outcome
+from conformance.run.verdict import apply_expectation, decide
 
 OK = {"ok": True}
 
@@ -81,3 +82,21 @@ def test_different_failure_than_expected_keeps_the_real_status():
 ])
 def test_outcomes(status, result):
     assert outcome(status) == result
+
+
+def test_deciding_stage_is_the_first_failing_one_in_decide_order():
+    """A cell that fails at `run` and also has signature problems is RUNTIME_ERROR decided at `run`,
+    although `signature` comes first in the stages dict."""
+    stages = passing_stages(signature={"ok": False, "problems": ["input x has a fixed batch dimension 3"]},
+                            run={"ok": False, "error": "Got invalid dimensions for input: x"})
+    stages.pop("compare")
+    assert list(stages).index("signature") < list(stages).index("run")
+    d = decide(stages)
+    assert (d.status, d.stage) == (Status.RUNTIME_ERROR, "run")
+    assert decide(passing_stages()).stage is None
+
+
+def test_expectation_keeps_the_deciding_stage():
+    d = decide(passing_stages(compare={"ok": False, "failures": ["y differs"]}))
+    entry = Expectation(index=1, case=("*",), converter=("*",), status="MISMATCH", reason="known")
+    assert apply_expectation(d, entry).stage == "compare"

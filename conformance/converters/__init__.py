@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pkgutil
 
-from cases.loader import ModuleLoadError, import_module
+from conformance.loader import ModuleLoadError, import_module
 from conformance.converters.base import Converter
 
 _NOT_CONVERTER_MODULES = {"base"}

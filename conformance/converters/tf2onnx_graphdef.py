@@ -16,14 +16,10 @@ giving the ONNX inputs the Keras input names (the CLI otherwise keeps the graph'
 """
 from __future__ import annotations
 
-import shlex
-import subprocess
-
 from cases.api import Case
-from conformance import guard
+from conformance.converters._cli import run_module, shown_command
 from conformance.converters._frozen import frozen_graph
-from conformance.converters.base import (Conversion, Converter, ConvertContext, OpsetRejected,
-                                         last_error_line, tf2onnx_rejects_opset)
+from conformance.converters.base import Conversion, Converter, ConvertContext
 
 
 class Tf2OnnxGraphDef(Converter):
@@ -50,7 +46,8 @@ class Tf2OnnxGraphDef(Converter):
         return why
 
     def command(self, pb, graph, out, opset: int, keras_names: list[str]) -> list[str]:
-        cmd = ["-m", "tf2onnx.convert", "--input", str(pb), "--inputs", ",".join(graph.inputs),
+        """The arguments of ``python -m tf2onnx.convert``."""
+        cmd = ["--input", str(pb), "--inputs", ",".join(graph.inputs),
                "--outputs", ",".join(graph.outputs), "--output", str(out), "--opset", str(opset), *self.extra_flags]
         if self.rename_inputs:
             cmd += ["--rename-inputs", ",".join(keras_names)]
@@ -62,18 +59,10 @@ class Tf2OnnxGraphDef(Converter):
         graph = frozen_graph(model, ctx, self.lower_control_flow)
         out = ctx.workdir / "model.onnx"
         keras_names = [name for name, _, _ in ctx.inputs]
-        args = self.command(graph.path, graph, out, ctx.opset, keras_names)
-        # through conformance.guard: `python -m tf2onnx.convert ...` with the no-network guard installed
-        proc = subprocess.run(guard.command(*args[1:]), capture_output=True, text=True, timeout=ctx.remaining(),
-                              stdin=subprocess.DEVNULL)
+        run_module("tf2onnx.convert", self.command(graph.path, graph, out, ctx.opset, keras_names), ctx)
         # the repro line names the files plainly, so it reads the same in every run
-        shown_args = self.command("model.pb", graph, "model.onnx", ctx.opset, keras_names)
-        shown = f"{graph.how}; " + " ".join(shlex.quote(a) for a in ["python", *shown_args])
-        if proc.returncode != 0:
-            text = proc.stderr + proc.stdout
-            if tf2onnx_rejects_opset(text):
-                raise OpsetRejected(last_error_line(text))
-            raise RuntimeError(f"exit code {proc.returncode}: {last_error_line(text)}")
+        shown = f"{graph.how}; " + shown_command(
+            "tf2onnx.convert", self.command("model.pb", graph, "model.onnx", ctx.opset, keras_names))
         return Conversion(onnx.load(str(out)), output_names=list(graph.outputs), command=shown)
 
 

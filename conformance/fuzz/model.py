@@ -6,7 +6,7 @@ One configuration has three faces that always agree:
 * ``config.name`` - a readable case name that encodes *all* of it, e.g.
   ``g.s3.f2.b1.mask.lstm4_relu_recsigm_seq.dense2_sigm``; :func:`decode` inverts
   it, so a conversion worker rebuilds the case from its name alone (through
-  :func:`resolve_case`, which :func:`cases.loader.find_case` asks);
+  :func:`resolve_case`, which :func:`conformance.loader.find_case` asks);
 * ``config.source()`` - a self-contained ``case_<name>()`` function (Keras and
   NumPy only) returning ``(model, inputs)``.  The generated Case *is* that
   source, executed, so the repro a failure records is exactly what was tested;
@@ -367,7 +367,7 @@ def decode(name: str) -> Config:
 
 
 def resolve_case(name: str) -> Case | None:
-    """The loader's hook (see :func:`cases.loader.find_case`): a generated case from its name."""
+    """The loader's hook (see :func:`conformance.loader.find_case`): a generated case from its name."""
     try:
         return decode(name).case()
     except ConfigError:

@@ -1,12 +1,12 @@
 """Running generated cases through the matrix's own pipeline, and recording what failed.
 
-A generated case is a Cell like any other: the same ``ConformanceSession``
+A generated case is a Cell like any other: the same ``Matrix``
 hands it to the isolated worker (which rebuilds the model from the case name),
 ``verdict.decide`` gives its status and the known-failures file is applied as
-expectations.  What the property makes of a status:
+expectations.  What the property makes of each status is the ``fuzz`` column of the status table
+(:mod:`conformance.run.statuses`):
 
-* PASS, NOT_APPLICABLE, UNSUPPORTED_OPSET: fine.
-* XFAIL: a known failure (an entry of ``known_failures.toml``, whose ``case``
+* fine: PASS, NOT_APPLICABLE, UNSUPPORTED_OPSET, and XFAIL, a known failure (an entry of ``known_failures.toml``, whose ``case``
   globs match generated names, e.g. ``"g.*_bwd*"``) seen as expected: fine, so
   CI does not go red on a bug already written down.  XPASS is fine as well:
   such globs are deliberately coarse and cover passing configurations too.
@@ -19,26 +19,23 @@ expectations.  What the property makes of a status:
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import os
 import shutil
 import time
-import uuid
 from pathlib import Path
 
-from conformance import results
-from conformance.environment import describe
+from conformance.run import results
+from conformance.run.recorder import new_run_id, now, run_metadata
+from conformance.run.environment import describe
 from conformance.fuzz.model import Config
-from conformance.options import OptionError, Settings, parse_converters, parse_opsets
-from conformance.verdict import Status
+from conformance.run.options import OptionError, Settings, parse_converters, parse_opsets
+from conformance.run.statuses import FUZZ_DISCARDED, FUZZ_FINE, Status
 
 RESULTS_NAME = "fuzz-results.json"
 KNOWN_FAILURES = Path(__file__).with_name("known_failures.toml")
 DEFAULT_CONVERTERS = ("tf2onnx-keras",)
 DEFAULT_OPSETS = (13,)
 
-FINE = frozenset({Status.PASS, Status.NOT_APPLICABLE, Status.UNSUPPORTED_OPSET, Status.XFAIL, Status.XPASS})
-DISCARDED = frozenset({Status.DEGENERATE})
 
 
 class FuzzFailure(AssertionError):
@@ -49,7 +46,7 @@ class FuzzFailure(AssertionError):
 
 
 FAILURES = {s: type(f"Fuzz{s.value.title().replace('_', '')}", (FuzzFailure,), {"status": s.value})
-            for s in Status if s not in FINE and s not in DISCARDED}
+            for s in Status if s not in FUZZ_FINE and s not in FUZZ_DISCARDED}
 
 
 def fuzz_targets(settings: Settings, max_opset: int, explicit_converters: bool, explicit_opsets: bool):
@@ -73,24 +70,23 @@ def fuzz_targets(settings: Settings, max_opset: int, explicit_converters: bool, 
 
 
 class FuzzRunner:
-    """One fuzz session: a ConformanceSession of its own (own work directory, known failures as
+    """One fuzz session: a Matrix of its own (own work directory, known failures as
     expectations), a cache of cells already run, and the failures to write down."""
 
     def __init__(self, settings: Settings, converters, opsets, profile: str = "", nodeid: str = "",
                  known_failures: Path | None = KNOWN_FAILURES, results_path: Path | None = None,
                  shrink_budget: float | None = None):
-        from conformance.session import ConformanceSession
+        from conformance.run.matrix import Matrix
 
-        self.run_id = "fuzz-" + datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ") \
-            + "-" + uuid.uuid4().hex[:6]
+        self.run_id = new_run_id("fuzz-")
         fuzz_settings = dataclasses.replace(settings, converters=tuple(converters), opsets=tuple(opsets),
                                             expectations=known_failures)
-        self.session = ConformanceSession(fuzz_settings, self.run_id, process_id="fuzz")
+        self.session = Matrix(fuzz_settings, self.run_id, process_id="fuzz")
         self.opsets = tuple(opsets)
         self.profile = profile
         self.nodeid = nodeid
         self.results_path = Path(results_path or settings.report_dir / RESULTS_NAME)
-        self.started = datetime.datetime.now(datetime.timezone.utc)
+        self.started = now()
         self.cache: dict[tuple, dict] = {}
         self.examples = 0
         self.statuses: dict[str, int] = {}
@@ -103,7 +99,7 @@ class FuzzRunner:
 
     def run_config(self, config: Config) -> list[dict]:
         """Every selected converter x opset on ``config``: decided records (cached by cell)."""
-        from conformance.session import Cell
+        from conformance.run.cells import Cell
 
         case = config.case()
         out = []
@@ -132,7 +128,7 @@ class FuzzRunner:
             self.budget_exhausted = True
             reject()
         recs = self.run_config(config)
-        bad = [r for r in recs if Status(r["status"]) not in FINE and Status(r["status"]) not in DISCARDED]
+        bad = [r for r in recs if Status(r["status"]) not in FUZZ_FINE and Status(r["status"]) not in FUZZ_DISCARDED]
         if bad:
             rec = bad[0]
             exc = FAILURES[Status(rec["status"])]
@@ -143,7 +139,7 @@ class FuzzRunner:
             self.failures[exc.__name__] = rec
             raise exc(f"{rec['status']} for generated case {rec['case']} with {rec['converter']} at opset "
                       f"{rec['opset']}: {rec['reason']}\nrepro (paste into a --cases-module file):\n{rec['facts']['repro']}")
-        if any(Status(r["status"]) in DISCARDED for r in recs):
+        if any(Status(r["status"]) in FUZZ_DISCARDED for r in recs):
             reject()
 
     def cached(self, config: Config) -> bool:
@@ -154,20 +150,19 @@ class FuzzRunner:
                 and time.monotonic() - self.first_failure > self.shrink_budget)
 
     def document(self, complete: bool) -> dict:
-        from conformance.session import converters_summary
+        from conformance.run.matrix import converters_summary
 
         s = self.session.settings
-        finished = datetime.datetime.now(datetime.timezone.utc)
+        finished = now()
         recorded = list(self.failures.values())
-        run = {"id": self.run_id, "kind": "fuzz", "started": self.started.isoformat(), "finished": finished.isoformat(),
-               "wall_seconds": (finished - self.started).total_seconds(), "opsets": list(self.opsets),
-               "converters": list(self.session.selected), "stack": s.stack,
-               "expectations": str(s.expectations) if s.expectations else None, "threads": s.threads,
-               "cell_timeout": s.timeout, "hypothesis_profile": self.profile, "examples": self.examples,
-               "cells_run": len(self.cache), "statuses": dict(sorted(self.statuses.items())),
-               "shrink_budget_seconds": self.shrink_budget, "shrink_budget_exhausted": self.budget_exhausted,
-               # every cell the session ran, in order: [case, converter, opset, status]
-               "fuzz_cells": [[r["case"], r["converter"], r["opset"], r["status"]] for r in self.cache.values()]}
+        run = run_metadata(
+            self.run_id, self.started, self.session, kind="fuzz", finished=finished.isoformat(),
+            wall_seconds=(finished - self.started).total_seconds(), opsets=list(self.opsets),
+            hypothesis_profile=self.profile, examples=self.examples, cells_run=len(self.cache),
+            statuses=dict(sorted(self.statuses.items())), shrink_budget_seconds=self.shrink_budget,
+            shrink_budget_exhausted=self.budget_exhausted,
+            # every cell the session ran, in order: [case, converter, opset, status]
+            fuzz_cells=[[r["case"], r["converter"], r["opset"], r["status"]] for r in self.cache.values()])
         return results.document(run, describe(s.stack), converters_summary(self.session, list(self.cache.values())),
                                 recorded, [], complete=complete)
 

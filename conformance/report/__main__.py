@@ -1,4 +1,4 @@
-"""Command line of the reports: ``python -m conformance.report {html,diff,merge,rebuild}``.
+"""Command line of the reports: ``python -m conformance.report {html,diff,merge,rebuild,baseline,overhead}``.
 
 Exit codes: 0 done (diff: no regression), 1 diff found regressions, 2 bad input
 (one line on stderr, no traceback).
@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from conformance.results import ResultsError
+from conformance.run.results import ResultsError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,6 +41,13 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("-o", "--output", required=True, help="merged results file to write")
     m.add_argument("--html", metavar="PAGE", help="also render the merged matrix page here")
 
+    b = sub.add_parser("baseline", help="the slim baseline the gate needs, from a results file (to commit)")
+    b.add_argument("results", help="a results.json (or an older baseline)")
+    b.add_argument("-o", "--output", required=True, help="baseline file to write")
+
+    o = sub.add_parser("overhead", help="how much of a run's wall time is the suite and how much raw work")
+    o.add_argument("results", help="a results.json")
+
     r = sub.add_parser("rebuild", help="results.json from an interrupted run's results.partial.jsonl")
     r.add_argument("partial", help="the results.partial.jsonl file")
     r.add_argument("-o", "--output", required=True, help="results file to write")
@@ -58,7 +65,7 @@ def _html(args) -> int:
 
 def _diff(args) -> int:
     from conformance.report.diff import diff, table_lines
-    from conformance.results import load
+    from conformance.run.results import load
 
     d = diff(load(args.old), load(args.new))
     if args.json == "-":
@@ -73,7 +80,7 @@ def _diff(args) -> int:
 
 def _write(doc: dict, output, html, sources: list[str], what: str) -> int:
     """Write a rebuilt or merged results document, and its page when asked."""
-    from conformance.results import write
+    from conformance.run.results import write
 
     print(f"wrote {write(doc, output)}: {what}")
     if html:
@@ -92,17 +99,33 @@ def _merge(args) -> int:
 
 
 def _rebuild(args) -> int:
-    from conformance.results import rebuild
+    from conformance.run.results import rebuild
 
     doc = rebuild(args.partial)
     return _write(doc, args.output, args.html, [str(args.partial)],
                   f"{len(doc['records'])} finished cells (run marked incomplete)")
 
 
+def _baseline(args) -> int:
+    from conformance.report.gate import slim_baseline
+    from conformance.run.results import load, write
+
+    doc = slim_baseline(load(args.results))
+    print(f"wrote {write(doc, args.output)}: {len(doc['records'])} cells")
+    return 0
+
+
+def _overhead(args) -> int:
+    from conformance.report.overhead import main as overhead_main
+
+    return overhead_main([args.results])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"html": _html, "diff": _diff, "merge": _merge, "rebuild": _rebuild}[args.command](args)
+        return {"html": _html, "diff": _diff, "merge": _merge, "rebuild": _rebuild, "baseline": _baseline,
+                "overhead": _overhead}[args.command](args)
     except ResultsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,7 +1,8 @@
 """Comparing two results files cell by cell: regressions, fixes, changes, new and removed cells.
 
 A *regression* is a cell that was in an accepted state (PASS, XFAIL; XPASS counts
-as passing too: its outputs matched) and is now in a worse one.  Worse is by rank:
+as passing too: its outputs matched) and is now in a worse one.  Worse is by the rank of the
+status table (:mod:`conformance.run.statuses`):
 passing (PASS, XPASS) < expected failure (XFAIL) < anything else.  So PASS -> XFAIL
 is a regression (the cell now fails, an expectation entry only hides it), and
 XFAIL -> CRASH is one (it fails differently than accepted).  A *fix* is a move to a
@@ -16,20 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from conformance.results import ResultsError
+from conformance.run.results import ResultsError
+from conformance.run.statuses import ACCEPTED, rank
 
-PASSING = frozenset({"PASS", "XPASS"})
-ACCEPTED = frozenset({"PASS", "XPASS", "XFAIL"})
 
 KINDS = ("regression", "fix", "changed", "new", "removed")
-
-
-def rank(status: str) -> int:
-    if status in PASSING:
-        return 0
-    if status == "XFAIL":
-        return 1
-    return 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +52,7 @@ class Change:
         r = self.record
         return {"kind": self.kind, "stack": stack or None, "case": case, "converter": conv, "opset": opset,
                 "old_status": self.old_status, "new_status": self.new_status,
-                "reason": r.get("reason", ""), "nodeid": r.get("nodeid")}
+                "stage": r.get("stage"), "reason": r.get("reason", ""), "nodeid": r.get("nodeid")}
 
 
 @dataclasses.dataclass
@@ -144,11 +136,11 @@ def _short(text: str, width: int) -> str:
 
 def table_lines(d: Diff, kinds=KINDS, reason_width: int = 100) -> list[str]:
     """A plain-text table of the changes of the given kinds, then one line of counts."""
-    rows = [(c.kind.upper(), c.label(), c.old_status or "-", c.new_status or "-",
+    rows = [(c.kind.upper(), c.label(), c.old_status or "-", c.new_status or "-", c.record.get("stage") or "-",
              _short(c.record.get("reason", ""), reason_width)) for c in d.changes if c.kind in kinds]
     lines = []
     if rows:
-        head = ("change", "cell", "old", "new", "now (reason)")
+        head = ("change", "cell", "old", "new", "stage", "now (reason)")
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head[:-1])]
         fmt = lambda r: "  ".join(v.ljust(w) for v, w in zip(r[:-1], widths)) + "  " + r[-1]  # noqa: E731
         lines.append(fmt(head))

@@ -20,19 +20,10 @@ import jinja2
 
 from conformance.report import diff as diff_mod
 from conformance.report.merge import merge_docs, stacks_meta
-from conformance.results import ResultsError, load
-from conformance.verdict import Status
+from conformance.report.speedup import load_speedup, speedup_view
+from conformance.run import statuses
+from conformance.run.results import load
 
-#: short labels shown inside a cell
-SHORT = {
-    "PASS": "pass", "XFAIL": "xfail", "XPASS": "xpass", "MISMATCH": "mism", "SIGNATURE": "sig",
-    "RUNTIME_ERROR": "ort", "INVALID": "inval", "CONVERT_ERROR": "conv", "UNSUPPORTED_OPSET": "opset",
-    "DEGENERATE": "degen", "CASE_ERROR": "case", "CRASH": "crash", "TIMEOUT": "time",
-    "UNAVAILABLE": "unav", "NOT_APPLICABLE": "n/a",
-}
-STATUS_ORDER = [s.value for s in Status]
-#: statuses that do not count in a converter's pass rate (the cell was never tried)
-NOT_TRIED = frozenset({"NOT_APPLICABLE", "UNSUPPORTED_OPSET"})
 CHANGE_MARK = {"regression": "\u25bc", "fix": "\u25b2", "changed": "\u2022", "new": "+"}
 TRACE_LIMIT = 4000
 
@@ -124,11 +115,17 @@ def combine(docs: list[tuple[str, dict]]) -> dict:
 
 # ---------------------------------------------------------------- the view model
 
-def _first_failure(stages: dict) -> tuple[str, dict] | None:
-    for name, st in stages.items():
-        if isinstance(st, dict) and st.get("ok") is False:
-            return name, st
-    return None
+def _deciding_stage(rec: dict) -> tuple[str, dict] | None:
+    """The stage that decided the record's status: ``verdict.decide`` wrote its name in the record
+    (results files written before records carried it: asked of the same ``decide``)."""
+    if "stage" in rec:
+        name = rec["stage"]
+    else:
+        from conformance.run.verdict import decide
+
+        name = decide(rec.get("stages") or {}).stage
+    st = (rec.get("stages") or {}).get(name) if name else None
+    return (name, st) if isinstance(st, dict) else None
 
 
 def _repro(rec: dict, converter_module: str | None) -> str:
@@ -156,7 +153,7 @@ def _cell_view(rec: dict, idx: int, meta: dict, change: diff_mod.Change | None) 
     stages = rec.get("stages") or {}
     facts = rec.get("facts") or {}
     conv_info = (meta.get("converters") or {}).get(rec["converter"], {})
-    fail = _first_failure(stages)
+    fail = _deciding_stage(rec)
     error = None
     if fail:
         name, st = fail
@@ -178,8 +175,8 @@ def _cell_view(rec: dict, idx: int, meta: dict, change: diff_mod.Change | None) 
         "id": rec.get("id") or f"{rec['case']}-{rec['converter']}-opset{rec['opset']}",
         "rec": rec,
         "status": status,
-        "short": SHORT.get(status, status.lower()[:5]),
-        "css": status if status in SHORT else "OTHER",
+        "short": statuses.facts(status).short,
+        "css": status if status in statuses.SHORT else "OTHER",
         "error": error,
         "hist": hist,
         "facts": other_facts,
@@ -197,8 +194,8 @@ def _cell_view(rec: dict, idx: int, meta: dict, change: diff_mod.Change | None) 
 
 
 def _pass_rate(counts: collections.Counter) -> tuple[float | None, int]:
-    tried = sum(n for s, n in counts.items() if s not in NOT_TRIED)
-    passing = counts.get("PASS", 0) + counts.get("XPASS", 0)
+    tried = sum(n for s, n in counts.items() if statuses.tried(s))
+    passing = sum(n for s, n in counts.items() if s in statuses.PASSING)
     return (passing / tried if tried else None), tried
 
 
@@ -266,16 +263,13 @@ def build_view(doc: dict, *, baseline: dict | None = None, baseline_label: str =
             version = info.get("version") or next(
                 (r.get("facts", {}).get("converter_version") for r in recs
                  if r.get("facts", {}).get("converter_version")), None)
-            available = info.get("available")
-            if available is None:
-                av = [r.get("stages", {}).get("availability", {}).get("ok") for r in recs]
-                available = any(a for a in av if a is not None) if any(a is not None for a in av) else None
+            available = info.get("available")  # run.matrix.converters_summary decided it from the records
             summary.append({"stack": s, "converter": c, "summary": info.get("summary") or recs[0].get("converter_summary"),
                             "version": version, "available": available,
                             "unavailable_reason": info.get("reason"), "total": len(recs), "tried": tried,
                             "rate": rate, "counts": counts})
-    statuses_present = [s for s in STATUS_ORDER if any(c["status"] == s for c in cells)] + sorted(
-        {c["status"] for c in cells} - set(STATUS_ORDER))
+    statuses_present = [s for s in statuses.ORDER if any(c["status"] == s for c in cells)] + sorted(
+        {c["status"] for c in cells} - set(statuses.ORDER))
 
     envs = {s: meta.get(s, {}).get("environment", {}) for s in stacks}
     packages = sorted({p for e in envs.values() for p in (e.get("packages") or {})})
@@ -293,8 +287,8 @@ def build_view(doc: dict, *, baseline: dict | None = None, baseline_label: str =
         "cells": cells,
         "summary": summary,
         "statuses": statuses_present,
-        "all_statuses": STATUS_ORDER,
-        "short": SHORT,
+        "all_statuses": statuses.ORDER,
+        "short": statuses.SHORT,
         "envs": envs,
         "packages": packages,
         "runs": runs,
@@ -303,42 +297,8 @@ def build_view(doc: dict, *, baseline: dict | None = None, baseline_label: str =
         "baseline_label": baseline_label,
         "change_mark": CHANGE_MARK,
         "speedup": speedup_view(speedup) if speedup is not None else None,
-        "not_tried": sorted(NOT_TRIED),
+        "not_tried": sorted(statuses.NOT_TRIED),
     }
-
-
-# ---------------------------------------------------------------- speedup table
-
-_SPEEDUP_FIRST = ["case", "batch", "mode", "median_s", "iqr_s", "rounds", "speedup"]
-#: the columns shown when the rows come from the benchmarks (conformance.speedup); others are detail
-_SPEEDUP_BENCH = ["case", "kind", "batch", "label", "median_s", "iqr_s", "rounds",
-                  "speedup_vs_predict", "speedup_vs_call", "speedup_vs_tf_function", "outputs_match"]
-
-
-def load_speedup(path: str | Path) -> dict:
-    from conformance.results import read_json
-
-    p = Path(path)
-    doc = read_json(p, "speedup file")
-    if not isinstance(doc, dict) or not isinstance(doc.get("rows", []), list):
-        raise ResultsError(f"speedup file {p}: expected an object with a 'rows' list")
-    if doc.get("schema_version", 1) != 1:
-        raise ResultsError(f"speedup file {p}: schema version {doc.get('schema_version')!r}, this report reads 1")
-    return doc
-
-
-def speedup_view(doc: dict) -> dict:
-    rows = [r for r in doc.get("rows", []) if isinstance(r, dict)]
-    if any("speedup_vs_predict" in r for r in rows):  # the benchmarks' table: a readable subset
-        cols = [c for c in _SPEEDUP_BENCH if any(c in r for r in rows)]
-    else:
-        cols = [c for c in _SPEEDUP_FIRST if any(c in r for r in rows)]
-        for r in rows:
-            for k in r:
-                if k not in cols:
-                    cols.append(k)
-    extra = {k: v for k, v in doc.items() if k not in ("rows", "schema_version") and not isinstance(v, (dict, list))}
-    return {"columns": cols, "rows": [[r.get(c) for c in cols] for r in rows], "meta": extra}
 
 
 # ---------------------------------------------------------------- rendering
@@ -349,10 +309,10 @@ def render(doc: dict, env: jinja2.Environment | None = None, **kwargs) -> str:
 
 def write_html(doc: dict, out: str | Path, **kwargs) -> Path:
     """Render and write the page atomically, readable like any other output file (not 0600)."""
-    from conformance.results import _atomic_write
+    from conformance.run.results import atomic_write
 
     out = Path(out)
-    _atomic_write(out, render(doc, **kwargs))
+    atomic_write(out, render(doc, **kwargs))
     mask = os.umask(0)
     os.umask(mask)
     os.chmod(out, 0o666 & ~mask)

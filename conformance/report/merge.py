@@ -1,6 +1,6 @@
 """Merging results files (xdist shards, CI jobs, several stacks) into one results document.
 
-Every input is checked by :func:`conformance.results.load`, so a file of another
+Every input is checked by :func:`conformance.run.results.load`, so a file of another
 schema version is refused with one line.  A cell (stack, case, converter, opset)
 may appear in only one input; two inputs that claim the same stack must agree on
 its package versions (otherwise the stack label is wrong).  Per-stack metadata is
@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-from conformance.results import SCHEMA_VERSION, ResultsError, document, load, record_key
+from conformance.run.results import SCHEMA_VERSION, ResultsError, document, load, record_key
 
 
 def stack_name(doc: dict) -> str:

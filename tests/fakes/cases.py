@@ -9,7 +9,6 @@ and computes ``y = 2 x + 1``; the fake converters in converters.py emit the same
 from __future__ import annotations
 
 import types
-from functools import partial
 
 import numpy as np
 

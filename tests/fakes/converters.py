@@ -21,7 +21,6 @@ UNREACHABLE = ("192.0.2.1", 9)
 
 
 def tiny_onnx(opset: int, broken: bool = False):
-    import onnx
     from onnx import TensorProto, helper
 
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])

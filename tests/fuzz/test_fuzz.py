@@ -4,9 +4,12 @@ The one test of tests/ that needs TensorFlow (in its conversion worker only).  W
 hypothesis profile (used when no profile is chosen) it runs a fixed, small set of examples;
 `--hypothesis-profile deep` runs a long random session that keeps its database in .hypothesis/.
 Targets: $CONFORMANCE_FUZZ_CONVERTERS / $CONFORMANCE_FUZZ_OPSETS, else --converters / --opsets,
-else tf2onnx-keras at opset 13.  Failures (shrunk) go to REPORT_DIR/fuzz-results.json.
+else tf2onnx-keras at opset 13.  Failures (shrunk) go to REPORT_DIR/fuzz-results.json when --report-dir
+is given, else to a tmp folder (printed with -s): `pytest tests/` leaves reports/ alone.
 """
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 from hypothesis import given
@@ -14,21 +17,24 @@ from hypothesis import given
 from conformance.fuzz import profiles
 from conformance.fuzz.runner import FuzzRunner, fuzz_targets
 from conformance.fuzz.strategies import configs
-from cases.loader import ModuleLoadError
-from conformance.expectations import ExpectationsError
-from conformance.options import OptionError
+from conformance.loader import ModuleLoadError
+from conformance.run.expectations import ExpectationsError
+from conformance.run.options import OptionError
 
 
 @pytest.fixture
-def fuzz_runner(conformance, pytestconfig, request):
+def fuzz_runner(conformance, pytestconfig, request, tmp_path_factory):
     import onnx.defs
 
     name = profiles.current_name()
+    settings = conformance.settings
+    if pytestconfig.getoption("report_dir") is None:  # the project's tests write under their tmp paths
+        settings = dataclasses.replace(settings, report_dir=tmp_path_factory.mktemp("fuzz-reports"))
     try:
-        converters, opsets = fuzz_targets(conformance.settings, onnx.defs.onnx_opset_version(),
+        converters, opsets = fuzz_targets(settings, onnx.defs.onnx_opset_version(),
                                           pytestconfig.getoption("converters") is not None,
                                           pytestconfig.getoption("opsets") is not None)
-        runner = FuzzRunner(conformance.settings, converters, opsets, profile=name, nodeid=request.node.nodeid,
+        runner = FuzzRunner(settings, converters, opsets, profile=name, nodeid=request.node.nodeid,
                             shrink_budget=profiles.shrink_budget(name))
     except (OptionError, ModuleLoadError, ExpectationsError) as exc:
         pytest.fail(f"fuzz: {exc}", pytrace=False)

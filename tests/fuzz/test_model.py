@@ -7,7 +7,7 @@ import ast
 import pytest
 from hypothesis import given, settings
 
-from cases.loader import CaseLoadError, find_case, load_cases
+from conformance.loader import CaseLoadError, find_case, load_cases
 from conformance.fuzz.model import MODULE, Config, ConfigError, Dense, Recurrent, decode, resolve_case
 from conformance.fuzz.strategies import configs
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from conformance import results
+from conformance.run import results
 from conformance.fuzz.model import Config, Recurrent
 from conformance.fuzz.runner import FuzzFailure, FuzzRunner, fuzz_targets
 from conformance.fuzz.strategies import configs
-from conformance.options import OptionError, Settings, settings_from
+from conformance.run.options import OptionError, Settings, settings_from
 
 STAGES = {
     "PASS": {"availability": {"ok": True}, "convert": {"ok": True}, "compare": {"ok": True}},
@@ -137,7 +137,7 @@ def test_the_run_directory_is_removed(tmp_path):
 
 
 def test_the_checked_in_known_failures_file_is_valid():
-    from conformance.expectations import load
+    from conformance.run.expectations import load
     from conformance.fuzz.runner import KNOWN_FAILURES
 
     for entry in load(KNOWN_FAILURES):

@@ -1,6 +1,6 @@
 """How much of a run's wall time is the raw work it contains, and how much is the suite.
 
-    python -m conformance.overhead reports/results.json
+    python -m conformance.report.overhead reports/results.json
 
 Raw work per cell = conversion + onnxruntime session creation + onnxruntime runs,
 plus, once per case and process, building the model and computing the Keras
@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from conformance.results import ResultsError, load
+from conformance.run.results import ResultsError, load
 
 
 def _num(x) -> float:
@@ -51,7 +51,7 @@ def measure(doc: dict) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m conformance.overhead", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m conformance.report.overhead", description=__doc__.splitlines()[0])
     ap.add_argument("results", help="a results.json of a finished run")
     args = ap.parse_args(argv)
     try:

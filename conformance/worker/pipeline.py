@@ -2,7 +2,7 @@
 
 build (cached per case) -> convert -> validity -> session -> signature -> run at
 two batch sizes -> compare.  Every stage lands in ``record["stages"]`` as plain
-data; :func:`conformance.verdict.decide` turns them into a status later.
+data; :func:`conformance.run.verdict.decide` turns them into a status later.
 """
 from __future__ import annotations
 
@@ -12,31 +12,23 @@ import random
 import shutil
 import tempfile
 import time
-import traceback
 from pathlib import Path
 
 import numpy as np
 
-from cases.api import KERAS, NO_KERAS, Case, import_tf_keras, tolerance_for
+from cases.api import KERAS, NO_KERAS, Case, import_tf_keras
 from cases.inputs import from_specs
-from cases.loader import find_case
-from conformance.checks import check_validity, check_signature, model_facts, open_session, output_order
-from conformance import deploy, topk
-from conformance.compare import compare, degenerate_reasons
+from conformance.loader import find_case
+from conformance.checks.runtime import check_signature, configure_tensorflow_threads, open_session, output_order
+from conformance.checks.validity import check_validity, model_facts
+from conformance.errors import error_text, traceback_tail
+from conformance.checks import deploy, topk
+from conformance.checks.compare import compare, degenerate_reasons, tolerance_for
 from conformance.converters import find_converter
 from conformance.converters.base import ConvertContext, OpsetRejected
 
 #: how many built cases a worker keeps (cells are ordered case by case)
 CASE_CACHE_SIZE = 2
-
-
-def error_text(exc: BaseException, limit: int = 4000) -> str:
-    text = f"{type(exc).__name__}: {exc}".strip()
-    return text if len(text) <= limit else text[:limit] + " ..."
-
-
-def traceback_tail(exc: BaseException, lines: int = 12) -> str:
-    return "".join(traceback.format_exception(exc)[-lines:])
 
 
 @dataclasses.dataclass
@@ -173,13 +165,7 @@ class WorkerState:
         if self.memo.get("_tensorflow_configured"):
             return
         self.memo["_tensorflow_configured"] = True
-        import tensorflow as tf
-
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(self.threads)
-            tf.config.threading.set_inter_op_parallelism_threads(1)
-        except RuntimeError:  # already initialised
-            pass
+        configure_tensorflow_threads(self.threads, 1)
 
     def case(self, ref: str, name: str) -> Case:
         key = (ref, name)

@@ -55,21 +55,21 @@ def install_from_env() -> None:
 
 
 def command(module: str, *args: str) -> list[str]:
-    """``[python, -m, conformance.guard, module, *args]``: run a Python module in a subprocess with
+    """``[python, -m, conformance.worker.guard, module, *args]``: run a Python module in a subprocess with
     the guard installed there too (converters' own command lines, e.g. ``tf2onnx.convert``)."""
     import sys
 
-    return [sys.executable, "-m", "conformance.guard", module, *args]
+    return [sys.executable, "-m", "conformance.worker.guard", module, *args]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m conformance.guard MODULE [ARGS...]``: MODULE as ``__main__``, guarded per the environment."""
+    """``python -m conformance.worker.guard MODULE [ARGS...]``: MODULE as ``__main__``, guarded per the environment."""
     import runpy
     import sys
 
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0].startswith("-"):
-        print("usage: python -m conformance.guard MODULE [ARGS...]", file=sys.stderr)
+        print("usage: python -m conformance.worker.guard MODULE [ARGS...]", file=sys.stderr)
         return 2
     install_from_env()
     sys.argv = argv

@@ -4,7 +4,7 @@ Semantics follow Polygraphy's element-wise comparator: an element fails only
 when its absolute error exceeds ``atol`` *and* its relative error exceeds
 ``rtol``.  NaN against a number fails; NaN against NaN and equal infinities
 pass.  The result is a small dataclass holding every statistic; deciding what
-it means for a cell is :mod:`conformance.verdict`'s job.
+it means for a cell is :mod:`conformance.run.verdict`'s job.
 """
 from __future__ import annotations
 
@@ -12,6 +12,31 @@ import dataclasses
 import math
 
 import numpy as np
+
+from cases.api import Tolerance
+
+
+#: Default tolerances by the floating dtype of the reference output.
+DEFAULT_TOLERANCES = {
+    "float64": Tolerance(rtol=1e-6, atol=1e-7),
+    "float32": Tolerance(rtol=1e-4, atol=1e-5),
+    "float16": Tolerance(rtol=1e-2, atol=1e-3),
+    "bfloat16": Tolerance(rtol=2e-2, atol=1e-2),
+}
+
+
+def tolerance_for(dtype: str, override: Tolerance | None = None) -> Tolerance:
+    """The tolerance for an output of ``dtype``, unless the case overrides it.
+
+    A case override never makes a half-precision output stricter than its
+    dtype allows.
+    """
+    base = DEFAULT_TOLERANCES.get(str(dtype), DEFAULT_TOLERANCES["float32"])
+    if override is None:
+        return base
+    if str(dtype) in ("float16", "bfloat16"):
+        return Tolerance(rtol=max(override.rtol, base.rtol), atol=max(override.atol, base.atol))
+    return override
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,60 +1,28 @@
 """The parent side of a run: which cells exist, and running one to a decided record.
 
-A ``ConformanceSession`` lives in each pytest process.  It loads cases,
+A ``Matrix`` lives in each pytest process.  It loads cases,
 converters and expectations (cheap: no TensorFlow), hands each cell to the
 isolated worker pool as plain data, decides the status from what comes back
 and applies the expectation entry.  It never renders anything.
 """
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import time
-from pathlib import Path
 
-from cases.api import Case
-from cases.loader import builtin_modules as builtin_case_modules
-from cases.loader import load_cases
+from conformance.loader import builtin_modules as builtin_case_modules
+from conformance.loader import load_cases
 from conformance import converters as converter_registry
-from conformance import expectations as expectations_mod
-from conformance.environment import requirement_versions
-from conformance.isolate import WorkerPool
-from conformance.options import Settings, check_converters
-from conformance.verdict import apply_expectation, decide, outcome
+from conformance.run import expectations as expectations_mod
+from conformance.run.environment import requirement_versions
+from conformance.worker.pool import WorkerPool
+from conformance.run.options import Settings, check_converters
+from conformance.run.cells import Cell
+from conformance.run.statuses import outcome
+from conformance.run.verdict import apply_expectation, decide
 
 
-#: heavy cases carry this tag; the default tier runs them at one opset only
-HEAVY_TAG = "slow"
-#: the opset the default tier runs heavy cases at (the nearest selected one if it is not selected)
-HEAVY_OPSET = 13
-TIERS = ("default", "full")
-
-
-def heavy_opset(opsets) -> int:
-    return min(opsets, key=lambda o: (abs(o - HEAVY_OPSET), -o))
-
-
-def tiered(cells: list, opsets, tier: str = "default") -> list:
-    """``full``: every cell.  ``default``: heavy (``slow``) cases only at :func:`heavy_opset`."""
-    if tier == "full" or not opsets:
-        return list(cells)
-    one = heavy_opset(opsets)
-    return [c for c in cells if HEAVY_TAG not in c.case.tags or c.opset == one]
-
-
-@dataclasses.dataclass(frozen=True)
-class Cell:
-    case: Case
-    converter: str
-    converter_module: str
-    opset: int
-
-    @property
-    def id(self) -> str:
-        return f"{self.case.name}-{self.converter}-opset{self.opset}"
-
-
-class ConformanceSession:
+class Matrix:
     def __init__(self, settings: Settings, run_id: str, process_id: str = "main"):
         self.settings = settings
         self.run_id = run_id
@@ -111,6 +79,7 @@ class ConformanceSession:
             "stack": self.settings.stack,
             "status": final.status.value,
             "observed_status": decision.status.value,
+            "stage": decision.stage,
             "expected_status": entry.status if entry else None,
             "outcome": outcome(final.status),
             "reason": final.reason,
@@ -132,7 +101,7 @@ class ConformanceSession:
             shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
-def converters_summary(session: ConformanceSession, records: list[dict]) -> dict:
+def converters_summary(session: Matrix, records: list[dict]) -> dict:
     """Per converter: what it is and whether it was available, from the records of the run."""
     out = {}
     for name in session.selected:

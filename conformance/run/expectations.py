@@ -25,7 +25,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from conformance.verdict import EXPECTABLE, Status
+from conformance.run.statuses import EXPECTABLE
 
 _KEYS = {"case", "converter", "opsets", "when", "status", "reason", "link"}
 _REQUIRED = ("case", "converter", "status", "reason")

@@ -31,10 +31,11 @@ def main(argv: list[str]) -> int:
     proto = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)  # stray prints from converters go to the log
     sys.stdout = sys.stderr
-    from conformance import guard
+    from conformance.worker import guard
 
     guard.install_from_env()
-    from conformance.cell import WorkerState, error_text, run_cell, traceback_tail
+    from conformance.errors import error_text, traceback_tail
+    from conformance.worker.pipeline import WorkerState, run_cell
 
     run_dir.mkdir(parents=True, exist_ok=True)
     state = WorkerState(run_dir, threads)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from conformance.results import ResultsError, load
+from conformance.run.results import ResultsError, load
 
 HTML = "matrix.html"
 #: rows of non-regression changes printed in the terminal (regressions are all printed)
@@ -35,6 +35,23 @@ class RunReport:
     def failed(self) -> bool:
         """The gate failed, or the page could not be written: either makes the run exit non-zero."""
         return bool(self.regressions) or self.gate_error is not None or self.html_error is not None
+
+
+#: what a baseline keeps of each record: the cell, its stack and the statuses the gate compares
+BASELINE_KEYS = ("case", "converter", "opset", "stack", "status", "observed_status", "stage")
+
+
+def slim_baseline(doc: dict) -> dict:
+    """The part of a results document the gate needs: each cell's key and statuses, the run and the
+    environment (no stages, facts or reasons: a baseline is committed, and refreshed)."""
+    records = [{k: r[k] for k in BASELINE_KEYS if r.get(k) is not None} for r in doc["records"]]
+    out = {k: doc[k] for k in ("schema_version", "run", "environment") if k in doc}
+    out["kind"] = "baseline"
+    if "stacks" in doc:
+        out["stacks"] = {name: {"environment": meta.get("environment", {}), "runs": meta.get("runs", [])}
+                         for name, meta in doc["stacks"].items()}
+    out["records"] = records
+    return out
 
 
 def load_baseline(path: str | None) -> dict | None:
@@ -82,39 +99,33 @@ def after_run(results_path: Path, baseline: dict | None, baseline_path: str | No
     return rep
 
 
-ALARMS = ("BASELINE GATE FAILED", "REPORT FAILED")
-
-
-def is_alarm(line: str) -> bool:
-    """Lines the terminal shows in red."""
-    return line.startswith(ALARMS)
-
-
-def summary_lines(rep: RunReport) -> list[str]:
+def summary_lines(rep: RunReport) -> list[tuple[str, bool]]:
+    """The terminal's lines about the page and the gate, each with whether it is an alarm (shown in red)."""
     from conformance.report.diff import table_lines
 
-    lines = []
+    lines: list[tuple[str, bool]] = []
     if rep.html_path:
-        lines.append(f"matrix: {rep.html_path}")
+        lines.append((f"matrix: {rep.html_path}", False))
     if rep.html_error:
-        lines.append(f"REPORT FAILED: matrix.html not written: {rep.html_error}")
+        lines.append((f"REPORT FAILED: matrix.html not written: {rep.html_error}", True))
     if rep.gate_error:
-        lines.append(f"BASELINE GATE FAILED: cannot compare with {rep.baseline_path}: {rep.gate_error}")
+        lines.append((f"BASELINE GATE FAILED: cannot compare with {rep.baseline_path}: {rep.gate_error}", True))
     d = rep.diff
     if d is None:
         return lines
-    lines.append(f"baseline {rep.baseline_path}:")
+    lines.append((f"baseline {rep.baseline_path}:", False))
     shown = [c for c in d.changes if c.kind == "regression"]
     others = [c for c in d.changes if c.kind != "regression"]
     cut = max(0, len(others) - MAX_OTHER_ROWS)
     view = type(d)(d.old_stacks, d.new_stacks, d.by_stack, shown + others[:MAX_OTHER_ROWS], d.unchanged)
-    table = table_lines(view)
-    lines += table[:-1]
+    lines += [(line, False) for line in table_lines(view)[:-1]]
     if cut:
-        lines.append(f"... and {cut} more changes (python -m conformance.report diff {rep.baseline_path} <results.json>)")
-    lines.append(table_lines(d)[-1])
+        lines.append((f"... and {cut} more changes (python -m conformance.report diff {rep.baseline_path} "
+                      "<results.json>)", False))
+    lines.append((table_lines(d)[-1], False))
     if rep.not_run:
-        lines.append(f"{rep.not_run} baseline cells were not run in this session (deselected or removed); not compared")
+        lines.append((f"{rep.not_run} baseline cells were not run in this session (deselected or removed); "
+                      "not compared", False))
     if d.regressions:
-        lines.append(f"BASELINE GATE FAILED: {len(d.regressions)} cell(s) regressed from an accepted state")
+        lines.append((f"BASELINE GATE FAILED: {len(d.regressions)} cell(s) regressed from an accepted state", True))
     return lines

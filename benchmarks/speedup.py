@@ -24,20 +24,19 @@ A row's ``speedup`` is how many times faster onnxruntime is than the row's mode
 ``speedup_vs_predict``, ``speedup_vs_call`` and ``speedup_vs_tf_function``;
 every cold row ``speedup_vs_cold_keras``.
 
-    python -m conformance.speedup build BENCH.json [-o speedup.json] [--markdown]
-    python -m conformance.speedup markdown speedup.json
+    python -m benchmarks.speedup build BENCH.json [-o speedup.json] [--markdown]
+    python -m benchmarks.speedup markdown speedup.json
 """
 from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import statistics
 import sys
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+from conformance.report.speedup import SCHEMA_VERSION  # noqa: E402  (one schema for writer and reader)
 
 ORT = "onnxruntime"
 WARM_KERAS_MODES = ("predict", "call", "tf_function")
@@ -161,31 +160,34 @@ def from_benchmark_json(doc: dict, source: str = "") -> dict:
 
 
 def write(doc: dict, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
-    tmp.replace(path)
-    return path
+    """Atomically, like every results file."""
+    from conformance.run.results import write as write_json
+
+    return write_json(doc, path)
 
 
 def load(path: Path) -> dict:
+    """A JSON object from ``path`` (pytest-benchmark's file), or SpeedupError with one line."""
+    from conformance.run.results import ResultsError, read_json
+
     try:
-        doc = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise SpeedupError(f"{path}: no such file") from None
-    except (OSError, ValueError) as exc:
-        raise SpeedupError(f"{path}: not readable JSON ({exc})") from None
+        doc = read_json(path, "benchmark file")
+    except ResultsError as exc:
+        raise SpeedupError(str(exc)) from None
     if not isinstance(doc, dict):
         raise SpeedupError(f"{path}: not a JSON object")
     return doc
 
 
 def load_speedup(path: Path) -> dict:
-    doc = load(path)
-    if doc.get("schema_version") != SCHEMA_VERSION or not isinstance(doc.get("rows"), list):
-        raise SpeedupError(f"{path}: not a speedup.json of schema_version {SCHEMA_VERSION}")
-    return doc
+    """A speedup.json, read by the report's own reader (one reader for the page and this command)."""
+    from conformance.report.speedup import load_speedup as read
+    from conformance.run.results import ResultsError
+
+    try:
+        return read(path)
+    except ResultsError as exc:
+        raise SpeedupError(str(exc)) from None
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -271,7 +273,7 @@ def markdown(doc: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m conformance.speedup", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.speedup", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="speedup.json from a pytest-benchmark JSON file")
     b.add_argument("bench_json", type=Path)

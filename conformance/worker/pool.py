@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 #: environment every worker gets (on top of the parent's)
 WORKER_ENV = {

@@ -1,13 +1,13 @@
-"""Checks of a converted ONNX model: validity, onnxruntime session, I/O signature, facts.
+"""The runtimes of a cell: an onnxruntime session and its I/O signature against Keras's, and the
+thread settings that onnxruntime and TensorFlow share (the benchmarks use the same two functions).
 
-Each check returns plain data (a dict with ``ok`` and what it found); none of
-them decides a cell's status.  onnx and onnxruntime are imported lazily so the
-test process never pays for them.
+Each check returns plain data (a dict with ``ok`` and what it found); none decides a status.
 """
 from __future__ import annotations
 
-import collections
 import time
+
+from conformance.errors import error_text
 
 #: Keras dtype name -> onnxruntime type string
 _ORT_TYPES = {
@@ -18,74 +18,44 @@ _ORT_TYPES = {
 }
 
 
-def _first_line(exc: BaseException, limit: int = 2000) -> str:
-    text = f"{type(exc).__name__}: {exc}".strip()
-    return text if len(text) <= limit else text[:limit] + " ..."
+
+def session_options(intra: int, inter: int = 1, spinning: str | None = None):
+    """onnxruntime SessionOptions: ``intra``/``inter`` op threads, quiet logs, optional spinning policy."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = max(1, intra)
+    so.inter_op_num_threads = max(1, inter)
+    so.log_severity_level = 3
+    if spinning is not None:
+        so.add_session_config_entry("session.intra_op.allow_spinning", spinning)
+        so.add_session_config_entry("session.inter_op.allow_spinning", spinning)
+    return so
 
 
-def check_validity(model) -> dict:
-    """onnx.checker with full_check, then strict shape inference with type checks."""
-    import onnx
+def configure_tensorflow_threads(intra: int, inter: int) -> dict:
+    """Set TensorFlow's thread pools before its first op (later calls are ignored); return what holds."""
+    import tensorflow as tf
 
-    out = {}
     try:
-        onnx.checker.check_model(model, full_check=True)
-        out["checker"] = {"ok": True}
-    except Exception as exc:
-        out["checker"] = {"ok": False, "error": _first_line(exc)}
-    try:
-        onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
-        out["shape_inference"] = {"ok": True}
-    except Exception as exc:
-        out["shape_inference"] = {"ok": False, "error": _first_line(exc)}
-    return out
-
-
-def _walk_nodes(graph):
-    for node in graph.node:
-        yield node
-        for attr in node.attribute:
-            if attr.g is not None and attr.g.node:
-                yield from _walk_nodes(attr.g)
-            for g in attr.graphs:
-                yield from _walk_nodes(g)
-
-
-def model_facts(model, size_bytes: int) -> dict:
-    """What the graph is made of: op histogram (subgraphs included), opsets, size."""
-    hist = collections.Counter()
-    for node in _walk_nodes(model.graph):
-        key = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}::{node.op_type}"
-        hist[key] += 1
-    opsets = {(o.domain or "ai.onnx"): int(o.version) for o in model.opset_import}
-    custom = sorted({d for d in opsets if d not in ("ai.onnx", "ai.onnx.ml")}
-                    | {k.split("::")[0] for k in hist if "::" in k})
-    return {
-        "op_histogram": dict(sorted(hist.items())),
-        "node_count": sum(hist.values()),
-        "opset_import": opsets,
-        "ir_version": int(model.ir_version),
-        "producer": f"{model.producer_name} {model.producer_version}".strip(),
-        "model_bytes": size_bytes,
-        "custom_domains": custom,
-        "onnx_inputs": [i.name for i in model.graph.input],
-        "onnx_outputs": [o.name for o in model.graph.output],
-    }
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+    except RuntimeError:  # already initialised
+        pass
+    return {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
 
 
 def open_session(model_bytes: bytes, threads: int):
     """(session, stage dict).  CPU provider only; threads as the Keras side uses."""
     import onnxruntime as ort
 
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = max(1, threads)
-    so.inter_op_num_threads = 1
-    so.log_severity_level = 3
+    so = session_options(threads, 1)
     t0 = time.perf_counter()
     try:
         sess = ort.InferenceSession(model_bytes, sess_options=so, providers=["CPUExecutionProvider"])
     except Exception as exc:
-        return None, {"ok": False, "error": _first_line(exc)}
+        return None, {"ok": False, "error": error_text(exc, 2000)}
     return sess, {"ok": True, "seconds": time.perf_counter() - t0}
 
 

@@ -23,7 +23,7 @@ class ResultsError(Exception):
     """A results file cannot be used; the message is one line."""
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -135,5 +135,5 @@ def rebuild(partial: str | Path) -> dict:
 
 def write(doc: dict, path: str | Path) -> Path:
     p = Path(path)
-    _atomic_write(p, json.dumps(doc, indent=1) + "\n")
+    atomic_write(p, json.dumps(doc, indent=1) + "\n")
     return p
