@@ -52,6 +52,12 @@ def pytest_addoption(parser):
                      "full: every case at every selected opset")
     g.addoption("--stack", default=None, metavar="NAME",
                 help="label of the software stack in the results (default: $CONFORMANCE_STACK or 'default')")
+    g.addoption("--cli-launch", default=None, metavar="warm|fresh",
+                help="how command-line converters (python -m tf2onnx.convert) start: warm = a fork of a server that "
+                     "preloaded TensorFlow and the converter (default), fresh = a new interpreter per call")
+    g.addoption("--worker-memory", default=None, metavar="GIB",
+                help="memory limit of each conversion worker and its children in GiB; a cell that exceeds it is "
+                     "CRASH 'out of memory' (default: 3/4 of the machine's memory split between xdist workers; 0: none)")
     g.addoption("--baseline", default=None, metavar="RESULTS_JSON",
                 help="compare the run with this results (or baseline) file; a cell that regressed from "
                      "PASS/XFAIL fails the run")

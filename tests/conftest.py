@@ -22,8 +22,12 @@ def _snapshot(folder: Path) -> dict:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def reports_untouched():
-    """``pytest tests/`` writes nothing into reports/ (no results, no work folders, no cache)."""
+def reports_untouched(pytestconfig):
+    """``pytest tests/`` writes nothing into reports/ (no results, no work folders, no cache), unless
+    the run was told to (``--report-dir``, e.g. for the fuzz's results)."""
+    if pytestconfig.getoption("report_dir"):
+        yield
+        return
     before = _snapshot(REPORTS)
     yield
     after = _snapshot(REPORTS)

@@ -137,9 +137,9 @@ def test_seed_command_is_literal_and_limited_to_the_seed_sizes():
     taken = sorted(c.name for c in RNN + DENSE + vision.CASES if conv.accepts(c) is None)
     assert taken == ["seed_gru", "seed_lstm", "seed_simplernn"]
     graphdef = Tf2OnnxGraphDef()
+    # with warm command-line launches the frozen-GraphDef rows take every case, not only the seeds
     scope = sorted(c.name for c in RNN + DENSE + vision.CASES if graphdef.accepts(c) is None)
-    assert scope == sorted(c.name for c in RNN + DENSE + vision.CASES if "seed" in c.tags)
-    assert "masking_lstm" not in scope and "mlp_softmax" in scope
+    assert scope == sorted(c.name for c in RNN + DENSE + vision.CASES)
 
 
 # ------------------------------------------------------------------ tiers

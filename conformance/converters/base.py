@@ -21,6 +21,14 @@ class OpsetRejected(Exception):
     """Raise from ``convert`` when the converter itself refused the requested opset."""
 
 
+class ConverterCrashed(Exception):
+    """The converter's process died of a signal (segfault, abort, killed): the cell is CRASH."""
+
+
+class ConverterTimedOut(Exception):
+    """The converter's process overran the cell's time limit and was killed: the cell is TIMEOUT."""
+
+
 @dataclasses.dataclass
 class Conversion:
     """What a converter produced."""
@@ -48,9 +56,21 @@ class ConvertContext:
     deadline: float
     #: memo shared by every cell this worker runs: key -> value
     memo: dict = dataclasses.field(default_factory=dict)
+    #: runs command-line converters (conformance.worker.launcher.Launcher); see :meth:`run_module`
+    launcher: Any = None
 
     def remaining(self) -> float:
         return max(1.0, self.deadline - time.monotonic())
+
+    def run_module(self, module: str, args: list[str]):
+        """Run ``python -m module args`` for this cell through the run's launcher (warm or fresh, see
+        ``--cli-launch``) within the cell's remaining time.  Returns the completed process (exit code,
+        stdout, stderr); raises OpsetRejected when tf2onnx refused the opset, ConverterCrashed /
+        ConverterTimedOut when the process died or overran, RuntimeError for any other non-zero exit.
+        User converter modules call this for their own command lines."""
+        from conformance.converters._cli import run_module
+
+        return run_module(module, args, self)
 
     def shared(self, key: str, make: Callable[[], Any]) -> Any:
         """Compute ``make()`` once per worker for this case and ``key``."""

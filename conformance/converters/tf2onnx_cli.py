@@ -1,7 +1,7 @@
 """The command line: the model saved as a SavedModel, then `python -m tf2onnx.convert --saved-model`."""
 from __future__ import annotations
 
-from conformance.converters._cli import run_module, shown_command
+from conformance.converters._cli import shown_command
 from conformance.converters._savedmodel import saved_model
 from conformance.converters.base import Conversion, Converter, ConvertContext
 
@@ -21,10 +21,14 @@ class Tf2OnnxCli(Converter):
 
         sm_dir, keys, how = saved_model(model, ctx)
         out = ctx.workdir / "model.onnx"
-        args = ["--saved-model", str(sm_dir), "--output", str(out), "--opset", str(ctx.opset)]
-        run_module("tf2onnx.convert", args, ctx)
-        return Conversion(onnx.load(str(out)), output_names=keys or None,
-                          command=f"{how}; {shown_command('tf2onnx.convert', args)}")
+        ctx.run_module("tf2onnx.convert", self.args(sm_dir, out, ctx.opset))
+        # the repro line names the files plainly, so it reads the same in every run
+        shown = shown_command("tf2onnx.convert", self.args("saved_model", "model.onnx", ctx.opset))
+        return Conversion(onnx.load(str(out)), output_names=keys or None, command=f"{how}; {shown}")
+
+    @staticmethod
+    def args(saved_model_dir, out, opset: int) -> list[str]:
+        return ["--saved-model", str(saved_model_dir), "--output", str(out), "--opset", str(opset)]
 
 
 CONVERTER = Tf2OnnxCli()

@@ -17,7 +17,7 @@ giving the ONNX inputs the Keras input names (the CLI otherwise keeps the graph'
 from __future__ import annotations
 
 from cases.api import Case
-from conformance.converters._cli import run_module, shown_command
+from conformance.converters._cli import shown_command
 from conformance.converters._frozen import frozen_graph
 from conformance.converters.base import Conversion, Converter, ConvertContext
 
@@ -37,14 +37,6 @@ class Tf2OnnxGraphDef(Converter):
 
         return tf2onnx.__version__
 
-    def accepts(self, case: Case) -> str | None:
-        why = super().accepts(case)
-        if why is None and "seed" not in case.tags:
-            why = ("scope: the frozen-GraphDef rows run the seed cases (seed RNNs, RNN cells, Dense heads, vision "
-                   "seeds); every call pays a TensorFlow start-up (~4 s), so the widened families are covered by "
-                   "tf2onnx-cli and tf2onnx-keras")
-        return why
-
     def command(self, pb, graph, out, opset: int, keras_names: list[str]) -> list[str]:
         """The arguments of ``python -m tf2onnx.convert``."""
         cmd = ["--input", str(pb), "--inputs", ",".join(graph.inputs),
@@ -59,7 +51,7 @@ class Tf2OnnxGraphDef(Converter):
         graph = frozen_graph(model, ctx, self.lower_control_flow)
         out = ctx.workdir / "model.onnx"
         keras_names = [name for name, _, _ in ctx.inputs]
-        run_module("tf2onnx.convert", self.command(graph.path, graph, out, ctx.opset, keras_names), ctx)
+        ctx.run_module("tf2onnx.convert", self.command(graph.path, graph, out, ctx.opset, keras_names))
         # the repro line names the files plainly, so it reads the same in every run
         shown = f"{graph.how}; " + shown_command(
             "tf2onnx.convert", self.command("model.pb", graph, "model.onnx", ctx.opset, keras_names))

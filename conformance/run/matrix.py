@@ -44,14 +44,14 @@ class Matrix:
     @property
     def pool(self) -> WorkerPool:
         if self._pool is None:
-            self._pool = WorkerPool(self.run_dir, self.settings.threads)
+            self._pool = WorkerPool(self.run_dir, self.settings.threads, memory_limit=self.settings.worker_memory)
         return self._pool
 
     def task(self, cell: Cell) -> dict:
         return {
             "case_module": cell.case.module, "case": cell.case.name,
             "converter_module": cell.converter_module, "converter": cell.converter,
-            "opset": cell.opset, "timeout": self.settings.timeout,
+            "opset": cell.opset, "timeout": self.settings.timeout, "cli_launch": self.settings.cli_launch,
             "keep_onnx_dir": str(self.settings.report_dir / "onnx") if self.settings.keep_onnx else None,
         }
 

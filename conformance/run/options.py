@@ -11,6 +11,9 @@ from pathlib import Path
 
 DEFAULT_OPSETS = (9, 11, 13, 15, 17, 18)
 DEFAULT_TIMEOUT = 900.0
+CLI_LAUNCH_MODES = ("warm", "fresh")
+#: the share of the machine's memory that the conversion workers may use together (split between them)
+MEMORY_SHARE = 0.75
 
 
 class OptionError(Exception):
@@ -29,6 +32,10 @@ class Settings:
     threads: int
     keep_onnx: bool
     stack: str
+    #: how command-line converters start: "warm" (fork of a preloaded server) or "fresh" (new interpreter)
+    cli_launch: str = "warm"
+    #: memory limit of one conversion worker and its children, in bytes (0: none)
+    worker_memory: int = 0
 
 
 def parse_opsets(text: str, max_known: int) -> tuple[int, ...]:
@@ -76,6 +83,34 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
+def machine_memory() -> int:
+    """Total memory in bytes (0 if unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def default_worker_memory() -> int:
+    """3/4 of the machine's memory shared by the xdist workers (24 GiB, -n 2: 9 GiB each)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    return int(machine_memory() * MEMORY_SHARE / max(1, workers))
+
+
+def parse_memory(text) -> int:
+    """``--worker-memory``: GiB as a number (``6``, ``0.5``), or ``0``/``none`` for no limit."""
+    t = str(text).strip().lower()
+    if t in ("0", "none", "off"):
+        return 0
+    try:
+        gib = float(t.removesuffix("gib").removesuffix("g"))
+    except ValueError:
+        raise OptionError(f"--worker-memory: {text!r} is not a size in GiB (e.g. 6 or 0.5; 0 for no limit)") from None
+    if not gib > 0 or gib != gib:
+        raise OptionError(f"--worker-memory: {text!r} must be a positive number of GiB (0 for no limit)")
+    return int(gib * 2**30)
+
+
 def settings_from(getoption, rootdir: Path, max_opset: int) -> Settings:
     """Build Settings from pytest's ``config.getoption``."""
     opsets = parse_opsets(getoption("opsets") or ",".join(map(str, DEFAULT_OPSETS)), max_opset)
@@ -107,4 +142,14 @@ def settings_from(getoption, rootdir: Path, max_opset: int) -> Settings:
         threads=int(threads or default_threads()),
         keep_onnx=bool(getoption("keep_onnx")),
         stack=getoption("stack") or os.environ.get("CONFORMANCE_STACK") or "default",
+        cli_launch=_cli_launch(getoption("cli_launch")),
+        worker_memory=default_worker_memory() if getoption("worker_memory") is None
+        else parse_memory(getoption("worker_memory")),
     )
+
+
+def _cli_launch(value) -> str:
+    mode = str(value or "warm").strip().lower()
+    if mode not in CLI_LAUNCH_MODES:
+        raise OptionError(f"--cli-launch: {value!r} is not one of {', '.join(CLI_LAUNCH_MODES)}")
+    return mode

@@ -25,7 +25,8 @@ from conformance.errors import error_text, traceback_tail
 from conformance.checks import deploy, topk
 from conformance.checks.compare import compare, degenerate_reasons, tolerance_for
 from conformance.converters import find_converter
-from conformance.converters.base import ConvertContext, OpsetRejected
+from conformance.converters.base import ConvertContext, ConverterCrashed, ConverterTimedOut, OpsetRejected
+from conformance.worker.launcher import DEFAULT_MODE, Launcher
 
 #: how many built cases a worker keeps (cells are ordered case by case)
 CASE_CACHE_SIZE = 2
@@ -146,6 +147,13 @@ class WorkerState:
         self.cases: dict = {}
         self.built: collections.OrderedDict = collections.OrderedDict()
         self.memo: dict = {}
+        self.launchers: dict[str, Launcher] = {}
+
+    def launcher(self, mode: str) -> Launcher:
+        """The command-line launcher of this worker for ``mode`` (warm: one fork server per worker)."""
+        if mode not in self.launchers:
+            self.launchers[mode] = Launcher(mode, scratch=self.run_dir / "launch")
+        return self.launchers[mode]
 
     def converter(self, ref: str, name: str):
         key = (ref, name)
@@ -241,7 +249,8 @@ def run_cell(task: dict, state: WorkerState) -> dict:
 def _convert_and_check(task, state, conv, case, built, case_dir, workdir, stages, facts) -> None:
     ctx = ConvertContext(case=case, opset=int(task["opset"]), workdir=workdir, case_dir=case_dir,
                          inputs=built.inputs, outputs=built.outputs,
-                         deadline=time.monotonic() + float(task.get("timeout", 600)), memo=state.memo)
+                         deadline=time.monotonic() + float(task.get("timeout", 600)), memo=state.memo,
+                         launcher=state.launcher(task.get("cli_launch") or DEFAULT_MODE))
     t0 = time.perf_counter()
     try:
         conversion = conv.convert(built.model, ctx)
@@ -249,6 +258,11 @@ def _convert_and_check(task, state, conv, case, built, case_dir, workdir, stages
     except OpsetRejected as exc:
         stages["convert"] = {"ok": False, "opset_rejected": True, "error": str(exc),
                              "seconds": time.perf_counter() - t0}
+        return
+    except (ConverterCrashed, ConverterTimedOut) as exc:  # the converter's own process died or hung
+        status = "CRASH" if isinstance(exc, ConverterCrashed) else "TIMEOUT"
+        stages["convert"] = {"ok": False, "error": str(exc), "seconds": time.perf_counter() - t0}
+        stages["isolation"] = {"ok": False, "status": status, "error": str(exc)}
         return
     except Exception as exc:
         stages["convert"] = {"ok": False, "error": error_text(exc), "traceback": traceback_tail(exc),

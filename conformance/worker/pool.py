@@ -1,9 +1,12 @@
-"""Running cells in a long-lived worker process, with a time limit.
+"""Running cells in a long-lived worker process, with a time limit and a memory limit.
 
 The worker is a fresh interpreter (never a fork of a process that imported
 TensorFlow).  If it dies the cell is CRASH (with the signal and the last lines
 it logged); if it overruns the cell is TIMEOUT and the worker's whole process
-group is killed.  Either way a new worker serves the next cell.
+group is killed; if the process group (the worker, its launcher's fork server
+and the converter processes) holds more resident memory than the limit, it is
+killed and the cell is CRASH "out of memory".  Either way a new worker serves
+the next cell.
 """
 from __future__ import annotations
 
@@ -28,6 +31,34 @@ WORKER_ENV = {
 }
 
 
+#: how often the memory of a busy worker's process group is read
+MEMORY_POLL_SECONDS = 0.5
+
+
+def group_rss(pgid: int) -> int:
+    """Resident bytes of every process in process group ``pgid`` (from /proc; 0 where it is not readable)."""
+    total = 0
+    page = os.sysconf("SC_PAGE_SIZE")
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+            # after "pid (comm)": state ppid pgrp ... rss is field 24 overall, 22 after the comm
+            if int(fields[2]) == pgid:
+                total += int(fields[21]) * page
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
 def _signal_name(returncode: int) -> str:
     if returncode < 0:
         try:
@@ -39,7 +70,7 @@ def _signal_name(returncode: int) -> str:
 
 class Worker:
     def __init__(self, run_dir: Path, threads: int, log_path: Path, extra_env: dict | None = None,
-                 command: list[str] | None = None):
+                 command: list[str] | None = None, memory_limit: int = 0):
         env = dict(os.environ)
         env.update(WORKER_ENV)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
@@ -56,6 +87,8 @@ class Worker:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
                                      cwd=str(PROJECT_ROOT), env=env, start_new_session=True)
         self._buf = b""
+        self.memory_limit = int(memory_limit or 0)
+        self.peak_rss = 0
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -86,7 +119,16 @@ class Worker:
                 tail = self._log_tail(start)
                 return _isolation("TIMEOUT", f"the cell did not finish within {timeout:g} s (worker killed)"
                                   + (f"; last log lines: {tail}" if tail else ""))
-            ready, _, _ = select.select([fd], [], [], min(remaining, 1.0))
+            if self.memory_limit:
+                rss = group_rss(self.proc.pid)
+                self.peak_rss = max(self.peak_rss, rss)
+                if rss > self.memory_limit:
+                    self.kill()
+                    tail = self._log_tail(start)
+                    return _isolation("CRASH", f"out of memory: the conversion worker and its processes held "
+                                      f"{_gib(rss)}, over the limit of {_gib(self.memory_limit)} (--worker-memory); "
+                                      "worker killed" + (f"; last log lines: {tail}" if tail else ""))
+            ready, _, _ = select.select([fd], [], [], min(remaining, MEMORY_POLL_SECONDS if self.memory_limit else 1.0))
             if not ready:
                 continue
             chunk = os.read(fd, 1 << 20)
@@ -135,11 +177,13 @@ def _isolation(status: str, error: str) -> dict:
 class WorkerPool:
     """One worker at a time for a test process; replaced when it dies or overruns."""
 
-    def __init__(self, run_dir: Path, threads: int, extra_env: dict | None = None, command: list[str] | None = None):
+    def __init__(self, run_dir: Path, threads: int, extra_env: dict | None = None, command: list[str] | None = None,
+                 memory_limit: int = 0):
         self.run_dir = Path(run_dir)
         self.threads = threads
         self.extra_env = extra_env
         self.command = command
+        self.memory_limit = memory_limit
         self._worker: Worker | None = None
         self._started = 0
 
@@ -149,7 +193,7 @@ class WorkerPool:
                 self._worker.close()
             self._started += 1
             self._worker = Worker(self.run_dir, self.threads, self.run_dir / "logs" / f"worker-{os.getpid()}-{self._started}.log",
-                                  self.extra_env, self.command)
+                                  self.extra_env, self.command, self.memory_limit)
         result = self._worker.request(task, timeout)
         if not self._worker.alive():
             self._worker.close()

@@ -136,3 +136,57 @@ class FakeTempfile(_Fake):
 
 CONVERTERS = [FakeOk(), FakeSlow(), FakeSegfault(), FakeHang(), FakeGarbage(), FakeInvalid(), FakeRaises(),
               FakeNetwork(), FakeTempfile()]
+
+
+class _FakeCli(_Fake):
+    """A command-line converter: ``python -m tests.fakes.cli_tool MODE model.onnx OPSET`` through
+    ``ctx.run_module`` (the run's launcher, warm or fresh)."""
+
+    mode = "ok"
+
+    def convert(self, model, ctx):
+        import onnx
+
+        out = ctx.workdir / "model.onnx"
+        done = ctx.run_module("tests.fakes.cli_tool", [self.mode, str(out), str(ctx.opset)])
+        return Conversion(onnx.load(str(out)), output_names=["y"],
+                          command=f"python -m tests.fakes.cli_tool {self.mode} model.onnx {ctx.opset}; "
+                                  f"saw {done.stdout.strip()}")
+
+
+class FakeCliOk(_FakeCli):
+    name = "fake-cli-ok"
+    summary = "python -m tests.fakes.cli_tool ok: writes y = 2x + 1"
+
+
+class FakeCliSegfault(_FakeCli):
+    name = "fake-cli-segv"
+    summary = "python -m tests.fakes.cli_tool segv: the command dies of SIGSEGV"
+    mode = "segv"
+
+
+class FakeCliHang(_FakeCli):
+    name = "fake-cli-hang"
+    summary = "python -m tests.fakes.cli_tool hang: the command never ends"
+    mode = "hang"
+
+
+class FakeCliOpset(_FakeCli):
+    name = "fake-cli-opset"
+    summary = "python -m tests.fakes.cli_tool raise: refuses the opset the way tf2onnx does"
+    mode = "raise"
+
+
+class FakeMemoryHog(_Fake):
+    name = "fake-memory"
+    summary = "holds $FAKE_MEMORY_GIB (default 2) GiB of resident memory for a few seconds"
+
+    def convert(self, model, ctx):
+        import numpy as np
+
+        hog = np.ones(int(float(os.environ.get("FAKE_MEMORY_GIB", "2")) * 2**30) // 8)
+        time.sleep(5)
+        return Conversion(tiny_onnx(ctx.opset), output_names=["y"], command=f"held {hog.nbytes} bytes")
+
+
+CONVERTERS += [FakeCliOk(), FakeCliSegfault(), FakeCliHang(), FakeCliOpset(), FakeMemoryHog()]
