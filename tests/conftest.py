@@ -7,18 +7,24 @@ from pathlib import Path
 
 import pytest
 
+from conformance.fuzz.profiles import register as _register_hypothesis_profiles
 from conformance.worker import guard
 
 guard.install_from_env()
+# the fuzz's "ci" and "deep" profiles must exist before hypothesis's plugin reads --hypothesis-profile;
+# this conftest is loaded before that (an initial conftest of any path under tests/ and of the root)
+_register_hypothesis_profiles(str(Path(__file__).resolve().parent.parent))
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
 
 
 def _snapshot(folder: Path) -> dict:
+    """reports/'s own entries and everything under reports/baseline/.  The folders of other runs
+    (reports/<name>/ of a tox stack, say) are left out: a matrix running beside the tests writes there."""
     if not folder.exists():
         return {}
-    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns if p.is_file() else None)
-            for p in sorted(folder.rglob("*"))}
+    paths = list(folder.iterdir()) + list((folder / "baseline").rglob("*"))
+    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns if p.is_file() else None) for p in sorted(paths)}
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -20,20 +20,33 @@ pytest.importorskip("tf2onnx")
 
 
 def canonical(model) -> tuple:
-    from onnx import numpy_helper
+    return _graph(model.graph, {}, "")
 
-    g = model.graph
-    names = {i.name: "in:" + i.name for i in g.input}
+
+def _graph(g, outer: dict, depth: str) -> tuple:
+    """A graph with every tensor name replaced by where it comes from: a graph input by position, an
+    initializer by its values, a node output by (depth, node index, output index); subgraphs (Loop and
+    If bodies) the same way, seeing the names of the graphs around them."""
+    from onnx import AttributeProto, numpy_helper
+
+    names = dict(outer)
+    for i, x in enumerate(g.input):
+        names[x.name] = f"{depth}in{i}" if depth else "in:" + x.name
     for t in g.initializer:
         arr = numpy_helper.to_array(t)
         names[t.name] = "const:" + hashlib.sha1(arr.tobytes() + str(arr.shape).encode() + str(arr.dtype).encode()).hexdigest()
     nodes = []
     for k, n in enumerate(g.node):
+        attrs = []
+        for a in sorted(n.attribute, key=lambda a: a.name):
+            if a.type == AttributeProto.GRAPH:
+                attrs.append((a.name, _graph(a.g, names, f"{depth}{k}/")))
+            else:
+                attrs.append((a.name, a.SerializeToString()))
+        nodes.append((n.op_type, n.domain, tuple(names.get(i, "?" + i) for i in n.input), tuple(attrs)))
         for j, o in enumerate(n.output):
-            names[o] = f"n{k}.{j}"
-        attrs = tuple(sorted(a.SerializeToString() for a in n.attribute))
-        nodes.append((n.op_type, n.domain, tuple(names.get(i, "?" + i) for i in n.input), attrs))
-    return tuple(nodes), tuple(names.get(o.name) for o in g.output)
+            names[o] = f"{depth}n{k}.{j}"
+    return tuple(nodes), tuple(names.get(o.name, "?" + o.name) for o in g.output)
 
 
 def test_seed_cases_convert_the_same_both_ways(tmp_path):

@@ -127,3 +127,23 @@ def test_bad_launch_options_are_one_line(tmp_path, args, message):
     proc = run_conformance(tmp_path, "--collect-only", *args)
     err = (proc.stderr + proc.stdout).strip()
     assert proc.returncode == 4 and message in err and "Traceback" not in err
+
+
+def test_preload_of_a_modules_imports_does_not_run_the_module(tmp_path, monkeypatch):
+    """`tests.fakes.cli_tool:imports` imports json, os, signal, socket, sys, time: not cli_tool itself
+    (it must run fresh as __main__ in every child)."""
+    import sys as _sys
+
+    from conformance.worker import launcher as mod
+
+    assert {"json", "os", "signal", "socket", "sys", "time"} == set(mod._top_level_imports("tests.fakes.cli_tool"))
+    monkeypatch.delitem(_sys.modules, "tests.fakes.cli_tool", raising=False)
+    mod._preload("tests.fakes.cli_tool:imports")
+    assert "tests.fakes.cli_tool" not in _sys.modules
+    lau = Launcher("warm", preload=("onnx", "tests.fakes.cli_tool:imports"), scratch=tmp_path)
+    try:
+        done = lau.run(TOOL, ["ok", str(tmp_path / "a.onnx")], timeout=60, env=_env(), cwd=tmp_path)
+        assert done.returncode == 0 and json.loads(done.stdout.splitlines()[0])["name"] == "__main__"
+        assert "found in sys.modules" not in done.stderr      # runpy's warning for a preloaded __main__
+    finally:
+        lau.close()

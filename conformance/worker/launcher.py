@@ -31,8 +31,10 @@ from pathlib import Path
 
 MODES = ("warm", "fresh")
 DEFAULT_MODE = "warm"
-#: what the fork server imports before it forks anything ($CONFORMANCE_LAUNCHER_PRELOAD, comma-separated)
-DEFAULT_PRELOAD = ("tensorflow", "tf2onnx", "onnx")
+#: what the fork server imports before it forks anything ($CONFORMANCE_LAUNCHER_PRELOAD, comma-separated).
+#: ``MODULE:imports`` imports what MODULE's top level imports, without running MODULE itself (the command
+#: module must run fresh as ``__main__`` in each child).
+DEFAULT_PRELOAD = ("tensorflow", "onnx", "tf2onnx", "tf2onnx.convert:imports")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +109,37 @@ def _become(request: dict) -> int:
     return code
 
 
+def _top_level_imports(module: str) -> list[str]:
+    """The modules ``module``'s top level imports (``import a.b``, ``from a import b``: a, a.b), read
+    from its source without executing it."""
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return []
+    with open(spec.origin, encoding="utf-8") as fh:
+        tree = ast.parse(fh.read(), spec.origin)
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+            names += [f"{node.module}.{a.name}" for a in node.names]  # submodules; plain names fail quietly
+    return names
+
+
+def _preload(name: str) -> None:
+    targets = _top_level_imports(name[: -len(":imports")]) if name.endswith(":imports") else [name]
+    for target in targets:
+        try:
+            __import__(target)
+        except ImportError as exc:
+            if target == name:  # the child imports it itself (and fails the same way a fresh call would)
+                print(f"[launcher] preload {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
 def serve(preload: list[str]) -> int:
     """The fork server: ``python -m conformance.worker.launcher MODULE...`` imports the modules, then
     for each JSON request on stdin forks a child that becomes the command, answers ``{"pid": N}`` at
@@ -115,10 +148,7 @@ def serve(preload: list[str]) -> int:
     os.dup2(2, 1)  # anything the preloaded libraries print goes to stderr, not into the protocol
     sys.stdout = sys.stderr
     for name in preload:
-        try:
-            __import__(name)
-        except ImportError as exc:  # the child imports it itself (and fails the same way a fresh call would)
-            print(f"[launcher] preload {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        _preload(name)
     for line in sys.stdin:
         if not line.strip():
             continue
