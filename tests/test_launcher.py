@@ -97,7 +97,7 @@ def test_cells_of_command_line_converters_end_in_honest_statuses(tmp_path, launc
     """Through the whole suite: a command that segfaults is CRASH, one that hangs is TIMEOUT, the
     converter's own opset refusal is UNSUPPORTED_OPSET, a good one PASS; the run goes on."""
     proc = run_conformance(tmp_path, "--converters", "fake-cli-ok,fake-cli-segv,fake-cli-hang,fake-cli-opset",
-                           "-k", "fake_tiny-", "--cell-timeout", "8", "--cli-launch", launch)
+                           "-k", "fake_tiny-", "--cell-timeout", "20", "--cli-launch", launch)
     doc = json.loads((tmp_path / "results.json").read_text())
     got = {r["converter"]: r for r in doc["records"]}
     assert {c: r["status"] for c, r in got.items()} == {
