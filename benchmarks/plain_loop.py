@@ -128,6 +128,9 @@ def run(opsets=DEFAULT_OPSETS, rows=ROWS, log=print) -> dict:
                         onnx.checker.check_model(onnx_model, full_check=True)
                         sess = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
                         names = [i.name for i in sess.get_inputs()]
+                        keras_names = [name for name, _, _ in specs]
+                        if set(names) == set(keras_names):  # by name (a SavedModel sorts its inputs)
+                            names = keras_names
                         for arrays, ref in zip(batches, refs):
                             outs = sess.run(None, dict(zip(names, arrays)))
                             for r, o in zip(ref, outs):
