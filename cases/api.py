@@ -27,7 +27,12 @@ KERAS = "keras"
 TF_KERAS = "tf_keras"
 #: the builder imports no Keras at all (fake cases in the suite's own tests): no TensorFlow is loaded
 NO_KERAS = "none"
-KERAS_FLAVOURS = (KERAS, TF_KERAS, NO_KERAS)
+#: not a Keras model: a TensorFlow SavedModel directory (``--model DIR``), checked against its serving signature
+SAVED_MODEL = "saved_model"
+KERAS_FLAVOURS = (KERAS, TF_KERAS, NO_KERAS, SAVED_MODEL)
+#: the tag of a Keras 3 case that uses TensorFlow-only layers (tf ops in a Lambda, say): the rows that
+#: build it under JAX or PyTorch record NOT_APPLICABLE
+TF_ONLY_TAG = "tensorflow_only"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.]+$")
 
@@ -75,7 +80,10 @@ class Case:
     tags:       free labels; each becomes a pytest marker (``-m "not slow"``).
     keras:      ``"keras"`` (the keras package: Keras 3 on current stacks, Keras 2
                 on TF <= 2.15) or ``"tf_keras"``: which Keras the builder imports;
-                ``"none"`` for a builder that needs neither (fakes in tests/).
+                ``"none"`` for a builder that needs neither (fakes in tests/);
+                ``"saved_model"`` for a TensorFlow SavedModel that is no Keras model.
+    source:     the file or directory the case was loaded from (``--model PATH``);
+                empty for cases built by code.
     """
 
     name: str
@@ -92,6 +100,8 @@ class Case:
     module: str = ""
     #: True when ``build`` returns ``(model, inputs)`` (user ``case_*`` functions).
     build_returns_inputs: bool = False
+    #: the saved model file or SavedModel directory the case loads (``--model``), "" for built cases
+    source: str = ""
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name):

@@ -13,11 +13,16 @@ from pathlib import Path
 
 
 def cache_root() -> Path:
-    """``$CONFORMANCE_CACHE_DIR``, else ``reports/cache/`` at the project root (gitignored)."""
+    """``$CONFORMANCE_CACHE_DIR``, else ``reports/cache/`` at the project root (gitignored); an installed
+    suite (no checkout above the package) uses ``reports/cache/`` in the current directory (the plugin
+    sets ``$CONFORMANCE_CACHE_DIR`` beside the report for its workers)."""
     env = os.environ.get("CONFORMANCE_CACHE_DIR")
     if env:
         return Path(env).expanduser().resolve()
-    return Path(__file__).resolve().parent.parent / "reports" / "cache"
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "pyproject.toml").is_file():
+        root = Path.cwd()
+    return root / "reports" / "cache"
 
 
 def _version(dist: str) -> str:

@@ -17,8 +17,8 @@ from typing import Iterable
 
 from cases.api import Case
 
-#: modules of the ``cases`` package that hold machinery, not cases
-_NOT_CASE_MODULES = {"api", "loader", "inputs"}
+#: modules of the ``cases`` package that hold machinery, not cases (``files``: saved model files, ``--model``)
+_NOT_CASE_MODULES = {"api", "loader", "inputs", "files"}
 
 
 class ModuleLoadError(Exception):
@@ -85,11 +85,22 @@ def cases_in_module(module, ref: str) -> list[Case]:
     return [c.with_module(ref) for c in unique.values()]
 
 
+def _cases_of(ref: str) -> list[Case]:
+    from cases import files
+
+    if files.is_ref(ref):  # a saved model file (--model): one case, made from the reference alone
+        try:
+            return [files.case_for(ref)]
+        except files.ModelFileError as exc:
+            raise CaseLoadError(str(exc)) from None
+    return cases_in_module(import_module(ref), ref)
+
+
 def load_cases(refs: Iterable[str]) -> list[Case]:
     """All cases of the given module references, in a stable order; names unique."""
     out: dict[str, Case] = {}
     for ref in refs:
-        for c in cases_in_module(import_module(ref), ref):
+        for c in _cases_of(ref):
             if c.name in out:
                 raise CaseLoadError(f"case {c.name!r} is declared in both {out[c.name].module} and {ref}")
             out[c.name] = c
@@ -104,6 +115,13 @@ def find_case(ref: str, name: str) -> Case:
     generated cases of :mod:`conformance.fuzz.model` use it: their name encodes
     their whole configuration, so a worker rebuilds them from the name alone.
     """
+    from cases import files
+
+    if files.is_ref(ref):  # a saved model file (--model): rebuilt from the reference alone
+        for c in _cases_of(ref):
+            if c.name == name:
+                return c
+        _not_found(ref, name)
     module = import_module(ref)
     for c in cases_in_module(module, ref):
         if c.name == name:
@@ -113,4 +131,8 @@ def find_case(ref: str, name: str) -> Case:
         made = resolve(name)
         if isinstance(made, Case):
             return made.with_module(ref)
+    _not_found(ref, name)
+
+
+def _not_found(ref: str, name: str):
     raise CaseLoadError(f"case {name!r} not found in {ref}")

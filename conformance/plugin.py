@@ -1,8 +1,18 @@
 """The pytest wiring of the suite: options, the matrix's parametrisation, the fixture, the recorder.
 
-The checkout's root conftest.py loads this module (``pytest_plugins``).  The logic lives in
-``conformance/run`` (pytest-process side), ``conformance/worker`` (the conversion workers) and
-``conformance/report``; this file only connects them to pytest's hooks.
+Installed, the package registers this module through the ``pytest11`` entry point named
+``conformance.plugin`` (pyproject.toml), so ``pytest --pyargs conformance --model my.keras`` runs
+anywhere; in the checkout the root conftest.py names the same module in ``pytest_plugins``, which
+pytest skips when the entry point already registered it (same name), so it is never loaded twice.
+
+Loaded into every pytest session of the environment, it stays inert unless the session runs the
+matrix: its paths include the ``conformance`` package (``pytest conformance/``, ``pytest --pyargs
+conformance``, ``pytest`` at the checkout's root) or a matrix option is given (``--model``,
+``--converters``, ...).  An inert session only has the options declared: nothing is loaded,
+checked or written.
+
+The logic lives in ``conformance/run`` (pytest-process side), ``conformance/worker`` (the conversion
+workers) and ``conformance/report``; this file only connects them to pytest's hooks.
 """
 from __future__ import annotations
 
@@ -11,23 +21,28 @@ from pathlib import Path
 
 import pytest
 
-from conformance.checks.deploy import DeployConfigError
-from conformance.fuzz.profiles import register as _register_hypothesis_profiles
-from conformance.loader import ModuleLoadError
-from conformance.run.expectations import ExpectationsError
-from conformance.run.options import DEFAULT_OPSETS, OptionError, settings_from
-
-#: the project checkout (where expectations.toml and reports/ are by default)
-ROOT = Path(__file__).resolve().parent.parent
-
-# "ci" and "deep" must exist before hypothesis's plugin reads --hypothesis-profile
-_register_hypothesis_profiles(str(ROOT))
+#: the ``conformance`` package (site-packages/conformance when installed)
+PACKAGE = Path(__file__).resolve().parent
+#: the project checkout (where expectations.toml and reports/ are by default) when the suite runs from one
+ROOT = PACKAGE.parent
+#: the default expectations shipped inside the package (a copy of the checkout's expectations.toml)
+PACKAGED_EXPECTATIONS = PACKAGE / "expectations.toml"
+#: the options that make a session a matrix run whatever its paths
+MATRIX_OPTIONS = ("model", "inputs", "converters", "opsets", "cases_module", "converters_module", "baseline")
 
 _MATRIX = pytest.StashKey()
 
 
 def pytest_addoption(parser):
+    from conformance.run.options import DEFAULT_OPSETS
+
     g = parser.getgroup("conformance", "Keras -> ONNX conformance matrix")
+    g.addoption("--model", action="append", default=[], metavar="PATH",
+                help="a saved model as a case: a .keras or .h5 file or a SavedModel directory; repeatable "
+                     "(with --model, the built-in case families are left out)")
+    g.addoption("--inputs", action="append", default=[], metavar="FILE.npz",
+                help="arrays named like the model's inputs for the N-th --model (default: generated from its "
+                     "input specs); repeatable")
     g.addoption("--converters", default=None, metavar="NAMES",
                 help="comma-separated converter rows to run (default: every registered converter)")
     g.addoption("--opsets", default=None, metavar="LIST",
@@ -38,7 +53,8 @@ def pytest_addoption(parser):
     g.addoption("--converters-module", action="append", default=[], metavar="PATH",
                 help="a Python file (or dotted module) declaring extra converters; repeatable")
     g.addoption("--expectations", default=None, metavar="TOML",
-                help="expected-failures file (default: expectations.toml at the root; 'none' for no file)")
+                help="expected-failures file (default: expectations.toml at the root, else the one shipped "
+                     "with the package; 'none' for no file)")
     g.addoption("--report-dir", default=None, metavar="DIR",
                 help="where results.json and the report go (default: reports/)")
     g.addoption("--cell-timeout", type=float, default=None, metavar="SECONDS",
@@ -57,7 +73,7 @@ def pytest_addoption(parser):
                      "preloaded TensorFlow and the converter (default), fresh = a new interpreter per call")
     g.addoption("--worker-memory", default=None, metavar="GIB",
                 help="memory limit of each conversion worker and its children in GiB; a cell that exceeds it is "
-                     "CRASH 'out of memory' (default: 3/4 of the machine's memory split between xdist workers; 0: none)")
+                     "CRASH 'out of memory' (default: 85 %% of the machine's memory split between xdist workers; 0: none)")
     g.addoption("--baseline", default=None, metavar="RESULTS_JSON",
                 help="compare the run with this results (or baseline) file; a cell that regressed from "
                      "PASS/XFAIL fails the run")
@@ -65,6 +81,35 @@ def pytest_addoption(parser):
 
 def _is_xdist_worker(config) -> bool:
     return hasattr(config, "workerinput")
+
+
+def in_checkout(config) -> bool:
+    """The session runs from the project's checkout (its rootdir is the directory above the package)."""
+    return config.rootpath.resolve() == ROOT and (ROOT / "pyproject.toml").is_file()
+
+
+def _covers_package(path: Path) -> bool:
+    """``path`` is the package, inside it, or a directory above it that pytest would walk into."""
+    if path == PACKAGE or PACKAGE in path.parents:
+        return True
+    if path in PACKAGE.parents:
+        between = PACKAGE.relative_to(path).parts[:-1]
+        return not any(p.startswith(".") or p in ("site-packages", "dist-packages", "lib", "venv") for p in between)
+    return False
+
+
+def runs_matrix(config) -> bool:
+    """Whether this session runs the conformance matrix (otherwise the plugin stays inert)."""
+    if any(config.getoption(o, None) for o in MATRIX_OPTIONS):
+        return True
+    here = Path(config.invocation_params.dir)
+    for arg in config.args or [str(here)]:
+        target = str(arg).split("::", 1)[0]
+        if config.getoption("pyargs", False) and target.replace("/", ".").split(".")[0] == PACKAGE.name:
+            return True
+        if _covers_package((here / target).resolve()):
+            return True
+    return False
 
 
 class _XdistHooks:
@@ -78,26 +123,44 @@ class _XdistHooks:
 
 
 def pytest_configure(config):
-    from conformance.checks.deploy import mode_from_env
+    if not runs_matrix(config):
+        return
+    _activate(config)
+
+
+def _activate(config, recorder: bool = True):
+    """Options checked, cases, converters and expectations loaded, the recorder registered: the matrix run.
+    ``recorder=False``: only the Matrix, for a fixture of another test (the fuzz) in an otherwise inert session."""
+    from conformance.checks.deploy import DeployConfigError, mode_from_env
+    from conformance.loader import ModuleLoadError
+    from conformance.run.expectations import ExpectationsError
     from conformance.run.matrix import Matrix
+    from conformance.run.options import OptionError, settings_from
     from conformance.run.recorder import Recorder, new_run_id, now
 
     if _is_xdist_worker(config):
         run_id = config.workerinput.get("conformance_run_id", "run")
     else:
         run_id = new_run_id()
-        if config.pluginmanager.hasplugin("xdist"):
+        if recorder and config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(_XdistHooks(run_id), "conformance-xdist")
+    # in the checkout: expectations.toml and reports/ at its root; installed: the current directory's
+    # reports/ and the current directory's expectations.toml, else the one shipped with the package
+    rootdir = config.rootpath if in_checkout(config) else Path(config.invocation_params.dir)
     try:
         import onnx.defs
 
-        settings = settings_from(config.getoption, config.rootpath, onnx.defs.onnx_opset_version())
+        settings = settings_from(config.getoption, rootdir, onnx.defs.onnx_opset_version(), PACKAGED_EXPECTATIONS)
         matrix = Matrix(settings, run_id, os.environ.get("PYTEST_XDIST_WORKER", "main"))
         mode_from_env()  # a bad CONFORMANCE_DEPLOY is a usage error now, not a worker failure later
     except (OptionError, ModuleLoadError, ExpectationsError, DeployConfigError) as exc:
         raise pytest.UsageError(str(exc)) from None
+    if not in_checkout(config) and not os.environ.get("CONFORMANCE_CACHE_DIR"):
+        # built artifacts (the local hub module) go beside the report, never into site-packages
+        os.environ["CONFORMANCE_CACHE_DIR"] = str(settings.report_dir / "cache")
     config.stash[_MATRIX] = matrix
-    if not _is_xdist_worker(config):
+    if recorder and not _is_xdist_worker(config):
+        _check_model_inputs(config)
         from conformance.report.gate import load_baseline
         from conformance.run.results import ResultsError
 
@@ -108,6 +171,20 @@ def pytest_configure(config):
         config.pluginmanager.register(Recorder(config, matrix, run_id, now(), baseline), "conformance-recorder")
     for tag in sorted({t for c in matrix.cases for t in c.tags}):
         config.addinivalue_line("markers", f"{tag}: cases tagged {tag!r}")
+    return matrix
+
+
+def _check_model_inputs(config) -> None:
+    """Each ``--inputs`` file against its ``--model``, before anything runs (one line and exit 4 if it does not fit)."""
+    from cases.files import parse_ref
+    from conformance.worker.probe import check
+
+    for ref in config.stash[_MATRIX].settings.models:
+        path, inputs = parse_ref(ref)
+        if inputs:
+            reason = check(path, inputs)
+            if reason:
+                raise pytest.UsageError(reason)
 
 
 def pytest_generate_tests(metafunc):
@@ -115,7 +192,9 @@ def pytest_generate_tests(metafunc):
         return
     from conformance.run.cells import tiered
 
-    matrix = metafunc.config.stash[_MATRIX]
+    matrix = metafunc.config.stash.get(_MATRIX, None)
+    if matrix is None:  # collected although the session's paths did not look like a matrix run
+        matrix = _activate(metafunc.config)
     params = []
     for cell in tiered(matrix.cells(), matrix.settings.opsets, metafunc.config.getoption("tier")):
         marks = [getattr(pytest.mark, t) for t in sorted(cell.case.tags)]
@@ -126,8 +205,10 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(scope="session")
 def conformance(pytestconfig):
-    """The run's Matrix: runs a cell in the isolated worker and decides it."""
-    return pytestconfig.stash[_MATRIX]
+    """The run's Matrix: runs a cell in the isolated worker and decides it (made on first use in a
+    session that is not a matrix run, e.g. for the fuzz of tests/fuzz)."""
+    matrix = pytestconfig.stash.get(_MATRIX, None)
+    return matrix if matrix is not None else _activate(pytestconfig, recorder=False)
 
 
 def pytest_unconfigure(config):

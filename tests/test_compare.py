@@ -76,3 +76,52 @@ def test_degenerate_references_are_flagged(ref, expected):
 
 def test_informative_reference_is_not_flagged():
     assert degenerate_reasons("y", np.array([[0.1, 0.2], [0.3, 0.2]])) == []
+
+
+# -- the impostor guard: would an answer that ignores its input pass the same comparison? --------
+from cases.api import Tolerance  # noqa: E402
+from conformance.checks.compare import impostor_reasons  # noqa: E402
+
+F32 = Tolerance(rtol=1e-4, atol=1e-5)
+
+
+def test_an_informative_reference_has_no_impostor():
+    ref = np.random.default_rng(0).standard_normal((3, 4)).astype("float32")
+    assert impostor_reasons("y", ref, F32) == []
+
+
+def test_a_reference_the_batch_mean_would_pass_is_weak():
+    ref = (0.5 + 1e-7 * np.random.default_rng(0).standard_normal((3, 4))).astype("float32")
+    assert not np.all(ref == ref[:1])                      # not exactly constant: the old guard lets it through
+    reasons = impostor_reasons("y", ref, F32)
+    assert any("the batch mean" in r for r in reasons) and any("rolled by one" in r for r in reasons)
+
+
+def test_a_reference_where_only_the_neighbour_passes_is_weak():
+    """Samples in two identical pairs and a tolerance that a mean of distinct rows fails: rolling by one
+    gives each sample an answer equal to (or within tolerance of) its own."""
+    row = np.array([1.0, 2.0, 3.0], dtype="float32")
+    ref = np.stack([row, row, row + 5e-6, row + 5e-6])
+    reasons = impostor_reasons("y", ref, Tolerance(rtol=0.0, atol=1e-5))
+    assert any("rolled by one" in r for r in reasons)
+
+
+@pytest.mark.parametrize("ref", [np.ones((1, 4), "float32"), np.full((3, 4), 2.0, "float32"),
+                                 np.array([[1.0, np.nan], [2.0, 3.0]], "float32"), np.array(["a", "b"])])
+def test_impostor_guard_leaves_single_samples_constants_and_non_numbers_to_the_other_checks(ref):
+    assert impostor_reasons("y", ref, F32) == []
+
+
+def test_a_weak_case_is_degenerate_and_an_informative_one_is_not(tmp_path):
+    """Through the whole suite: the fake converter reproduces both models exactly, so only the reference
+    guard can tell the weak case from the informative one."""
+    from tests.test_reliability import run_conformance
+
+    proc = run_conformance(tmp_path, "--cases-module", "tests/fakes/weak_cases.py", "--converters", "fake-ok",
+                           "-k", "fake_weak- or fake_tiny-")
+    import json
+
+    got = {r["case"]: r for r in json.loads((tmp_path / "results.json").read_text())["records"]}
+    assert got["fake_tiny"]["status"] == "PASS", proc.stdout[-2000:]
+    assert got["fake_weak"]["status"] == "DEGENERATE" and got["fake_weak"]["stage"] == "reference"
+    assert "the batch mean would pass" in got["fake_weak"]["reason"]

@@ -57,6 +57,8 @@ def test_child_loading_tensorflow_is_caught(tmp_path, monkeypatch, capsys):
     """A child that ends with a forbidden module loaded fails, whatever its outputs were."""
     import json
 
+    for name in [m for m in sys.modules if m.split(".")[0] in deploy_child.FORBIDDEN_MODULES]:
+        monkeypatch.delitem(sys.modules, name)  # loaded by another test of this process: not the child's doing
     monkeypatch.setitem(sys.modules, "tensorflow", object())
     monkeypatch.setattr(deploy_child, "_child", lambda folder, threads: {"ok": True, "error": None})
     assert deploy_child.main([str(tmp_path), "1"]) == 0

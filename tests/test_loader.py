@@ -9,12 +9,21 @@ from conformance.loader import CaseLoadError, builtin_modules, find_case, load_c
 
 
 def test_builtin_cases_load_without_tensorflow():
+    """In a fresh interpreter (another test of this session may have imported TensorFlow here)."""
+    import json
+    import subprocess
     import sys
 
-    cases = load_cases(builtin_modules())
-    names = {c.name for c in cases}
-    assert {"seed_simplernn", "seed_gru", "seed_lstm", "rnn_lstmcell", "mlp_softmax", "binary_sigmoid"} <= names
-    assert "tensorflow" not in sys.modules
+    from tests.helpers import ROOT
+
+    code = ("import json, sys; from conformance.loader import builtin_modules, load_cases; "
+            "names = sorted(c.name for c in load_cases(builtin_modules())); "
+            "print(json.dumps([names, 'tensorflow' in sys.modules, 'keras' in sys.modules]))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    names, tensorflow, keras = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert {"seed_simplernn", "seed_gru", "seed_lstm", "rnn_lstmcell", "mlp_softmax", "binary_sigmoid"} <= set(names)
+    assert (tensorflow, keras) == (False, False)
 
 
 def test_user_module_with_case_objects_and_functions(tmp_path):

@@ -44,20 +44,55 @@ def strict(doc_, **kw) -> str:
     return render(doc_, env=make_env(jinja2.StrictUndefined), **kw)
 
 
+def page_data(html: str) -> dict:
+    """The page's embedded data (the detail views are rendered from it on click), strings unpacked."""
+    from conformance.report.html import page_data as read
+
+    data = read(html)
+    table = data["strings"]
+
+    def un(v):
+        if isinstance(v, str):
+            return table[int(v[1:])] if v.startswith("~") else v
+        if isinstance(v, list):
+            return [un(x) for x in v]
+        if isinstance(v, dict):
+            return {k: un(x) for k, x in v.items()}
+        return v
+
+    data["details"] = un(data["details"])
+    data["by_id"] = {c[0]: d for c, d in zip(data["cells"], data["details"])}
+    return data
+
+
 def test_reason_and_error_with_markup_render_as_text():
     bad_link = {"index": 3, "case": ["a*"], "converter": ["c1"], "opsets": None, "when": [],
                 "status": "CONVERT_ERROR", "reason": EVIL, "link": "javascript:alert(1)"}
     good_link = dict(bad_link, link="https://github.com/onnx/tensorflow-onnx/issues/1", reason="known")
-    d = doc([rec("a<b>", "c1", 13, "CONVERT_ERROR", reason=EVIL, expectation=bad_link),
+    d = doc([rec("a<b>", "c1", 13, "CONVERT_ERROR", reason=EVIL + "</script><!--", expectation=bad_link),
              rec("ok", "c1", 13, "XFAIL", expectation=good_link, description=EVIL)])
     html = strict(d)
-    assert "<script>alert" not in html and "<b>bold</b>" not in html
-    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    assert "<script>alert" not in html and "<b>bold</b>" not in html and "</script><!--" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html       # the description, autoescaped
     assert "a&lt;b&gt;" in html
     page = parse(html)
-    assert page.scripts == 1                                  # only the page's own filter script
-    assert "javascript:alert(1)" not in page.hrefs            # unsafe link shown as text only
-    assert "https://github.com/onnx/tensorflow-onnx/issues/1" in page.hrefs
+    assert page.scripts == 3                                  # the page's script and its two JSON blocks
+    assert len(re.findall(r"</script>", html)) == 3           # no string in the data closes a script element
+    # the embedded data gives the exact strings back; the page's script shows them with textContent
+    data = page_data(html)
+    bad = data["by_id"]["a<b>-c1-opset13"]
+    assert bad["reason"] == EVIL + "</script><!--" and bad["exp"]["link"] is None     # unsafe link: text only
+    assert bad["exp"]["link_text"] == "javascript:alert(1)"
+    assert data["by_id"]["ok-c1-opset13"]["exp"]["link"] == "https://github.com/onnx/tensorflow-onnx/issues/1"
+    assert "innerHTML" not in html                            # the script never parses data as markup
+
+
+def test_embedded_json_cannot_close_its_script_element():
+    from conformance.report.html import embed_json
+
+    text = str(embed_json({"k": "</script><script>alert(1)</script><!-- & \u2028"}))
+    assert "<" not in text and ">" not in text and "&" not in text
+    assert json.loads(text) == {"k": "</script><script>alert(1)</script><!-- & \u2028"}
 
 
 def test_matrix_layout_summary_details_and_environment():
@@ -73,11 +108,15 @@ def test_matrix_layout_summary_details_and_environment():
     # families group the rows; columns are converter x opset (c1: 13, 15; c2: 13)
     assert html.index('data-family="dense"') < html.index('data-family="recurrent"')
     assert len(re.findall(r'<th data-col="\d+"', html)) == 3
-    # one detail section per cell with the repro command, comparison stats, op histogram, time
-    assert len(re.findall(r'<section class="detail"', html)) == 5
-    assert 'pytest &#34;conformance/test_matrix.py::test_cell[mlp-c1-opset15]&#34; --converters c1 --opsets 15' \
-        in html
-    assert "min passing atol" in html and "<code>MatMul</code>" in html and "1.25 s" in html
+    # details: data embedded once, one entry per cell, rendered on click (no detail markup in the page)
+    data = page_data(html)
+    assert len(data["details"]) == 5 and '<section class="detail"' not in html
+    mism = data["by_id"]["mlp-c1-opset15"]
+    # the re-run command's common part is written by the page's script; the data keeps what differs
+    assert "rerun" not in mism and mism["rx"] == " --stack modern"
+    assert """'pytest "conformance/test_matrix.py::test_cell[' + c[10] + ']" --converters '""" in html
+    assert mism["hist"].startswith("Add:2 MatMul:2") and mism["time"][0] == 1.25 and mism["stage"] == "compare"
+    assert dict(zip(data["cmp_fields"], mism["cmp"][0]))["mismatched"] == 3
     # summary: c1 has 1 PASS of 3 tried cells; c2's NOT_APPLICABLE is not tried: XFAIL only -> 0%
     rows = re.findall(r'<tr data-stack="modern" data-converter="(c\d)">.*?<td class="num">(\d+%|-)</td>', html, re.S)
     assert dict(rows) == {"c1": "33%", "c2": "0%"}
@@ -150,8 +189,8 @@ def test_empty_results_render_a_page():
 
 
 def test_first_failing_stage_shows_its_text():
-    html = strict(doc([rec("a", "c1", 13, "MISMATCH")]))
-    assert "Deciding stage: compare" in html and "y: 3/6 elements outside" in html
+    d = page_data(strict(doc([rec("a", "c1", 13, "MISMATCH")])))["by_id"]["a-c1-opset13"]
+    assert d["stage"] == "compare" and d["error"] == "y: 3/6 elements outside"
 
 
 def test_page_terminal_and_diff_show_the_deciding_stage_not_the_first_failing_key():
@@ -165,8 +204,31 @@ def test_page_terminal_and_diff_show_the_deciding_stage_not_the_first_failing_ke
     from conformance.run.verdict import decide
 
     r["stage"] = decide(r["stages"]).stage
-    html = strict(doc([r]))
-    assert "Deciding stage: run" in html and "Deciding stage: signature" not in html
-    assert "Got invalid dimensions" in html
+    d = page_data(strict(doc([r])))["by_id"]["a-c1-opset13"]
+    assert d["stage"] == "run" and "Got invalid dimensions" in d["error"]
     rows = table_lines(diff(doc([rec("a", "c1", 13, "PASS")]), doc([r])))
     assert any("REGRESSION" in line and "  run  " in line for line in rows)
+
+
+def test_a_full_tier_sized_page_stays_small():
+    """1680 cells (35 cases x 8 converters x 6 opsets), each with its own numbers in its reason and
+    command: the details are embedded once, compressed, so the page stays well under the 1.5 MB the
+    full tier may take (these fake records give 0.39 MB packed, 1.2 MB as plain embedded JSON)."""
+    import random
+
+    rnd = random.Random(0)
+    statuses_ = ["PASS"] * 6 + ["XFAIL", "MISMATCH", "CONVERT_ERROR", "UNAVAILABLE"]
+    records = []
+    for c in range(35):
+        for v in range(8):
+            for opset in (9, 11, 13, 15, 17, 18):
+                st = rnd.choice(statuses_)
+                r = rec(f"case_{c}", f"conv_{v}", opset, st,
+                        reason=f"{st}: batch 3: y: {rnd.randint(1, 6)}/6 elements outside rtol=0.0001; "
+                               f"max abs err {rnd.random():.4g} worst at [{rnd.randint(0, 2)}, 1]")
+                r["stages"]["convert"]["command"] = f"python -m conv_{v}.convert --opset {opset} --seed {rnd.random()}"
+                records.append(r)
+    html = render(doc(records))
+    assert len(parse(html).cells) == 1680
+    size = len(html.encode("utf-8"))
+    assert size < 700_000, f"{size} bytes"

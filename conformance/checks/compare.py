@@ -148,3 +148,23 @@ def degenerate_reasons(name: str, ref) -> list[str]:
     elif r.ndim >= 1 and r.shape[0] > 1 and np.all(r == r[:1]):
         reasons.append(f"{name} is the same for every sample of the batch")
     return reasons
+
+
+def impostor_reasons(name: str, ref, tolerance: Tolerance) -> list[str]:
+    """Why a Keras reference is too weak to tell a right conversion from an input-ignoring one: an
+    answer that ignores each sample's input, the batch mean for every sample or the batch rolled by
+    one sample (every sample given its neighbour's answer), would pass the same comparison.  Needs a
+    numeric batch of at least two samples that is not already degenerate (constant, non-finite)."""
+    r = np.asarray(ref)
+    if r.ndim < 1 or r.shape[0] < 2 or not np.issubdtype(r.dtype, np.number) or not np.all(np.isfinite(r)):
+        return []
+    if np.all(r == r[:1]):  # the same for every sample: degenerate_reasons says so already
+        return []
+    reasons = []
+    impostors = (("the batch mean", np.broadcast_to(r.astype(np.float64).mean(axis=0), r.shape).astype(r.dtype)),
+                 ("the batch rolled by one sample", np.roll(r, 1, axis=0)))
+    for label, fake in impostors:
+        if compare(name, r, fake, tolerance.rtol, tolerance.atol).passed:
+            reasons.append(f"{name}: {label} would pass the same comparison (rtol={tolerance.rtol:g}, "
+                           f"atol={tolerance.atol:g}), so agreement would not show the input was used")
+    return reasons

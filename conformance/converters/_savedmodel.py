@@ -3,12 +3,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cases.api import KERAS
+from cases.api import KERAS, SAVED_MODEL
 from conformance.converters.base import ConvertContext, keras_major
 
 
 def saved_model(model, ctx: ConvertContext) -> tuple[Path, list[str], str]:
-    """(directory, serving output keys in Keras output order, how it was saved); shared across opsets."""
+    """(directory, serving output keys in Keras output order, how it was saved); shared across opsets.
+
+    A SavedModel case (``--model DIR``) is its own directory, untouched."""
+    if ctx.case.keras == SAVED_MODEL:
+        return Path(ctx.case.source), list(model.output_names), "the SavedModel directory as given (--model)"
 
     def make():
         path = ctx.case_dir / "saved_model"

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
-from cases.api import KERAS, TF_KERAS, Case
+from cases.api import KERAS, SAVED_MODEL, TF_KERAS, Case
 
 
 class OpsetRejected(Exception):
@@ -87,8 +87,11 @@ class Converter:
     distribution: ClassVar[str] = ""
     #: one line for the report
     summary: ClassVar[str] = ""
-    #: which Keras flavours it takes (cases.api.KERAS, cases.api.TF_KERAS)
+    #: which Keras flavours it takes (cases.api.KERAS, cases.api.TF_KERAS; cases.api.SAVED_MODEL for a
+    #: converter that takes a SavedModel directory, ``ctx.case.source``)
     keras_flavours: ClassVar[frozenset] = frozenset({KERAS, TF_KERAS})
+    #: the Keras backend its worker runs (KERAS_BACKEND); the matrix keeps one worker pool per backend
+    backend: ClassVar[str] = "tensorflow"
 
     def load(self) -> str:
         """Import the converter library; return its version.  Raise if it cannot be used here."""
@@ -97,6 +100,9 @@ class Converter:
     def accepts(self, case: Case) -> str | None:
         """None if the converter takes this case, else why not (NOT_APPLICABLE)."""
         if case.keras not in self.keras_flavours:
+            if case.keras == SAVED_MODEL:
+                return (f"{self.name} converts a Keras model object; this case is a TensorFlow SavedModel directory, "
+                        "not a Keras model (tf2onnx-cli takes the directory itself)")
             return f"{self.name} converts {' or '.join(sorted(self.keras_flavours))} models; this case is built with {case.keras}"
         return None
 

@@ -1,6 +1,7 @@
 """The command line: the model saved as a SavedModel, then `python -m tf2onnx.convert --saved-model`."""
 from __future__ import annotations
 
+from cases.api import KERAS, SAVED_MODEL, TF_KERAS
 from conformance.converters._cli import shown_command
 from conformance.converters._savedmodel import saved_model
 from conformance.converters.base import Conversion, Converter, ConvertContext
@@ -8,6 +9,7 @@ from conformance.converters.base import Conversion, Converter, ConvertContext
 
 class Tf2OnnxCli(Converter):
     name = "tf2onnx-cli"
+    keras_flavours = frozenset({KERAS, TF_KERAS, SAVED_MODEL})  # a --model SavedModel directory is converted as given
     distribution = "tf2onnx"
     summary = "python -m tf2onnx.convert --saved-model DIR --output model.onnx --opset N"
 

@@ -16,7 +16,7 @@ giving the ONNX inputs the Keras input names (the CLI otherwise keeps the graph'
 """
 from __future__ import annotations
 
-from cases.api import Case
+from cases.api import KERAS, SAVED_MODEL, TF_KERAS, Case
 from conformance.converters._cli import shown_command
 from conformance.converters._frozen import frozen_graph
 from conformance.converters.base import Conversion, Converter, ConvertContext
@@ -24,6 +24,7 @@ from conformance.converters.base import Conversion, Converter, ConvertContext
 
 class Tf2OnnxGraphDef(Converter):
     name = "tf2onnx-graphdef"
+    keras_flavours = frozenset({KERAS, TF_KERAS, SAVED_MODEL})  # a --model SavedModel: its serving signature, frozen
     distribution = "tf2onnx"
     summary = ("convert_variables_to_constants_v2(concrete_fn) (lower_control_flow=True, the default) -> model.pb; "
                "python -m tf2onnx.convert --input model.pb --inputs x:0 --outputs Identity:0 --opset N --rename-inputs x")

@@ -1,4 +1,5 @@
-"""The fuzz's hypothesis profiles, registered when the root conftest is imported.
+"""The fuzz's hypothesis profiles, registered by tests/conftest.py (not by the installed plugin, so that
+other projects' pytest sessions keep their own "ci" profile).
 
     pytest tests/fuzz                              # "ci" unless another profile is loaded
     pytest tests/fuzz --hypothesis-profile deep    # many examples, database kept in .hypothesis/

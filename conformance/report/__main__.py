@@ -1,4 +1,4 @@
-"""Command line of the reports: ``python -m conformance.report {html,diff,merge,rebuild,baseline,overhead}``.
+"""Command line of the reports: ``python -m conformance.report {html,diff,merge,rebuild,baseline,overhead,propose,stacks}``.
 
 Exit codes: 0 done (diff: no regression), 1 diff found regressions, 2 bad input
 (one line on stderr, no traceback).
@@ -47,6 +47,24 @@ def _parser() -> argparse.ArgumentParser:
 
     o = sub.add_parser("overhead", help="how much of a run's wall time is the suite and how much raw work")
     o.add_argument("results", help="a results.json")
+
+    pr = sub.add_parser("propose", help="proposed expectations.toml entries for a run's unexpected failures (TOML)")
+    pr.add_argument("results", nargs="+", help="results.json files (several stacks: version ranges)")
+    pr.add_argument("-o", "--output", help="write the TOML here instead of stdout")
+    pr.add_argument("--expectations", metavar="FILE",
+                    help="judge each cell's observed status against this file first (as a run with it would): "
+                         "what is left is what the file does not explain yet")
+    pr.add_argument("--check", action="store_true",
+                    help="exit 1 if any cell is left unexplained or would pass against an entry (XPASS)")
+
+    st = sub.add_parser("stacks", help="the all-stacks page: per case x converter, which stacks pass, since when")
+    st.add_argument("results", nargs="+", help="results.json files of the stacks (or one merged file)")
+    st.add_argument("-o", "--output", default="stacks.html", help="the page to write (default: stacks.html)")
+    st.add_argument("--stacks-file", help="stacks.toml, for the stacks' order and descriptions (default: the checkout's)")
+    st.add_argument("--title", help="page title")
+    st.add_argument("--expectations", metavar="FILE",
+                    help="judge each cell's observed status against this file first (as a run with it would), "
+                         "e.g. runs recorded before an entry was written")
 
     r = sub.add_parser("rebuild", help="results.json from an interrupted run's results.partial.jsonl")
     r.add_argument("partial", help="the results.partial.jsonl file")
@@ -121,11 +139,62 @@ def _overhead(args) -> int:
     return overhead_main([args.results])
 
 
+def _propose(args) -> int:
+    from conformance.report.propose import propose, rejudge, render
+    from conformance.run.results import load
+
+    docs = [(str(p), load(p)) for p in args.results]
+    xpass: list[dict] = []
+    if args.expectations:
+        from conformance.run.expectations import ExpectationsError, load as load_expectations
+
+        try:
+            entries = load_expectations(args.expectations)
+        except ExpectationsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        judged = [(label, rejudge(doc, entries)) for label, doc in docs]
+        docs = [(label, doc) for label, (doc, _) in judged]
+        xpass = [r for _, (_, xp) in judged for r in xp]
+    proposals = propose(docs)
+    text = render(proposals, [str(p) for p in args.results])
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    elif not args.check or proposals:
+        sys.stdout.write(text)
+    for r in xpass:
+        print(f"XPASS {r.get('stack')}: {r['case']} / {r['converter']} / opset {r['opset']} passes, but an entry "
+              f"expects {r.get('expected_status')}: narrow or remove it", file=sys.stderr)
+    if args.check:
+        n = sum(len(p.cases) * len(p.converters) for p in proposals)
+        print(f"{len(proposals)} proposed entries ({n} case x converter pairs unexplained), {len(xpass)} XPASS cells",
+              file=sys.stderr)
+        return 1 if proposals or xpass else 0
+    return 0
+
+
+def _stacks(args) -> int:
+    from conformance.report.stacks import render_files
+
+    entries = None
+    if args.expectations:
+        from conformance.run.expectations import ExpectationsError, load as load_expectations
+
+        try:
+            entries = load_expectations(args.expectations)
+        except ExpectationsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    print(f"wrote {render_files(args.results, args.output, stacks_file=args.stacks_file, title=args.title, expectations=entries)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"html": _html, "diff": _diff, "merge": _merge, "rebuild": _rebuild, "baseline": _baseline,
-                "overhead": _overhead}[args.command](args)
+                "overhead": _overhead, "propose": _propose, "stacks": _stacks}[args.command](args)
     except ResultsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -8,15 +8,19 @@ side; a baseline diff marks the changed cells.
 """
 from __future__ import annotations
 
+import base64
 import collections
+import gzip
 import datetime
 import json
 import math
 import os
+import re
 import shlex
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup
 
 from conformance.report import diff as diff_mod
 from conformance.report.merge import merge_docs, stacks_meta
@@ -141,55 +145,188 @@ def _repro(rec: dict, converter_module: str | None) -> str:
     return f'pytest "{nodeid}" ' + shlex.join(rest)
 
 
-def _comparisons(stages: dict) -> list[dict]:
+#: fields of a comparison, in the order the page's data holds them
+CMP_FIELDS = ["batch", "output", "passed", "max_abs", "max_rel", "mean_abs", "p99_abs", "min_passing_atol",
+              "min_passing_rtol", "mismatched", "total", "rtol", "atol", "problem"]
+#: facts shown elsewhere on the page (or per case): left out of a cell's facts table
+_FACTS_SHOWN = {"op_histogram", "keras_inputs", "keras_outputs", "max_abs_error", "max_rel_error", "onnx_inputs",
+                "onnx_outputs"}
+
+
+def _num(v):
+    """Numbers for the page's data: 4 significant digits (the page shows that much)."""
+    if isinstance(v, float):
+        if math.isnan(v) or math.isinf(v):
+            return str(v)
+        return float(f"{v:.4g}")
+    return v
+
+
+def _comparisons(stages: dict) -> list[list]:
     out = []
     for b in (stages.get("compare") or {}).get("batches", []) or []:
         for o in b.get("outputs", []) or []:
-            out.append(dict(o, batch=b.get("batch")))
+            row = dict(o, batch=b.get("batch"))
+            out.append([_num(row.get(k)) for k in CMP_FIELDS])
     return out
 
 
-def _cell_view(rec: dict, idx: int, meta: dict, change: diff_mod.Change | None) -> dict:
+class Strings:
+    """A string table for the page's data: a string that occurs more than once is stored once (reasons,
+    tracebacks and expectation entries repeat across opsets); a value is then ``"~N"``."""
+
+    def __init__(self):
+        self.counts: collections.Counter = collections.Counter()
+        self.table: list[str] = []
+        self.index: dict[str, int] = {}
+
+    def count(self, obj) -> None:
+        if isinstance(obj, str):
+            self.counts[obj] += 1
+        elif isinstance(obj, dict):
+            for v in obj.values():
+                self.count(v)
+        elif isinstance(obj, (list, tuple)):
+            for v in obj:
+                self.count(v)
+
+    def pack(self, obj):
+        if isinstance(obj, str):
+            if obj.startswith("~") or (len(obj) >= 12 and self.counts[obj] > 1):
+                if obj not in self.index:
+                    self.index[obj] = len(self.table)
+                    self.table.append(obj)
+                return f"~{self.index[obj]}"
+            return obj
+        if isinstance(obj, dict):
+            return {k: self.pack(v) for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return [self.pack(v) for v in obj]
+        return obj
+
+
+def _divergence_view(div) -> dict | None:
+    if not isinstance(div, dict):
+        return None
+    from conformance.checks.divergence import summary
+
+    out = {"ok": bool(div.get("ok")), "line": summary(div)}
+    for k in ("method", "layer", "class", "position", "layers", "batch", "tensor", "previous", "problem", "reason"):
+        if div.get(k) is not None:
+            out[k] = div[k]
+    if div.get("config") is not None:
+        out["config"] = json.dumps(div["config"], sort_keys=True, default=str)[:1500]
+    c = div.get("comparison")
+    if isinstance(c, dict):
+        out["cmp"] = [_num(c.get(k)) for k in CMP_FIELDS]
+    if div.get("probes"):
+        out["probes"] = [[p.get("layer"), bool(p.get("ok")), p.get("problem") or ""] for p in div["probes"]]
+    return out
+
+
+def _safe_rel(path) -> str | None:
+    """A repro link: a relative path under the report directory, nothing else."""
+    p = str(path or "")
+    if not p or ":" in p or p.startswith(("/", "\\")) or ".." in p.split("/"):
+        return None
+    return p
+
+
+def _detail(rec: dict, meta: dict, change: diff_mod.Change | None) -> dict:
+    """What the detail view of one cell shows, as compact plain data (rendered by the page's script)."""
     stages = rec.get("stages") or {}
     facts = rec.get("facts") or {}
     conv_info = (meta.get("converters") or {}).get(rec["converter"], {})
+    # case, converter, opset, stack and status are in the page's cell list; only the rest is here
+    d: dict = {"reason": rec.get("reason") or ""}
+    if rec.get("outcome") and rec["outcome"] != statuses.outcome(str(rec.get("status"))):
+        d["outcome"] = rec["outcome"]
+    if rec.get("expected_status"):
+        d["expected"] = rec["expected_status"]
     fail = _deciding_stage(rec)
-    error = None
     if fail:
         name, st = fail
-        text = (st.get("error") or st.get("reason") or "; ".join(map(str, st.get("problems", []) or []))
-                or "; ".join(map(str, st.get("failures", []) or [])) or "no detail recorded")
+        d["stage"] = name
+        d["error"] = str(st.get("error") or st.get("reason") or "; ".join(map(str, st.get("problems", []) or []))
+                         or "; ".join(map(str, st.get("failures", []) or [])) or "no detail recorded")
         tb = str(st.get("traceback") or "")
-        error = {"stage": name, "text": text, "traceback": tb[-TRACE_LIMIT:] if tb else ""}
-    hist = facts.get("op_histogram") or {}
-    if isinstance(hist, dict):
-        hist = sorted(hist.items(), key=lambda kv: (-kv[1] if isinstance(kv[1], (int, float)) else 0, kv[0]))
-    else:
-        hist = []
-    other_facts = [(k, v) for k, v in sorted(facts.items())
-                   if k not in ("op_histogram", "keras_inputs", "keras_outputs")]
+        if tb:
+            d["tb"] = tb[-TRACE_LIMIT:]
+    rerun = _repro(rec, conv_info.get("module"))
+    base = (f'pytest "conformance/test_matrix.py::test_cell[{rec.get("id")}]" --converters {rec["converter"]} '
+            f'--opsets {rec["opset"]}')
+    if not rerun.startswith(base):
+        d["rerun"] = rerun
+    elif rerun != base:  # the page's script writes the common part
+        d["rx"] = rerun[len(base):]
     convert = stages.get("convert") or {}
+    if convert.get("command"):
+        cmd = convert["command"]
+        d["cmd"] = cmd if isinstance(cmd, str) else " ".join(map(str, cmd))
+    build = stages.get("build") or {}
+    d["time"] = [_num(convert.get("seconds")), _num(build.get("seconds")), bool(build.get("cached")),
+                 _num(rec.get("seconds"))]
+    sig = (stages.get("signature") or {}).get("problems") or []
+    if sig:
+        d["sig"] = [str(p) for p in sig]
+    cmps = _comparisons(stages)
+    if cmps:
+        d["cmp"] = cmps
+    hist = facts.get("op_histogram") or {}
+    if isinstance(hist, dict) and hist:
+        d["hist"] = " ".join(f"{k}:{v}" for k, v in sorted(
+            hist.items(), key=lambda kv: (-kv[1] if isinstance(kv[1], (int, float)) else 0, kv[0])))
+    other = [[k, _fmt(_num(v) if isinstance(v, float) else v)] for k, v in sorted(facts.items())
+             if k not in _FACTS_SHOWN]
+    if other:
+        d["facts"] = other
+    if rec.get("expectation"):
+        e = rec["expectation"]
+        d["exp"] = {"index": e.get("index"), "status": e.get("status"), "reason": e.get("reason"),
+                    "link": _safe_link(e.get("link")), "link_text": e.get("link") or "",
+                    "matches": "case " + " | ".join(map(str, e.get("case") or [])) + "; converter "
+                               + " | ".join(map(str, e.get("converter") or []))
+                               + (f"; opsets {_fmt(e.get('opsets'))}" if e.get("opsets") else "")
+                               + (f"; when {', '.join(map(str, e.get('when') or []))}" if e.get("when") else "")}
+    div = _divergence_view(rec.get("divergence"))
+    if div:
+        d["div"] = div
+    rep = rec.get("repro")
+    if isinstance(rep, dict):
+        d["repro"] = {"path": _safe_rel(rep.get("path")), "ok": bool(rep.get("ok")), "reason": rep.get("reason") or "",
+                      "standalone": rep.get("standalone")}
+    if change is not None:
+        d["change"] = [change.kind, change.old_status or "", change.new_status or ""]
+    return d
+
+
+def _cell_view(rec: dict, idx: int, change: diff_mod.Change | None, stacked: bool) -> dict:
     status = str(rec.get("status"))
+    observed = str(rec.get("observed_status") or status)
+    known = status == "XFAIL" and observed != status
+    # a known failure shows what was observed (MISMATCH, UNAVAILABLE, ...) with a "known" mark
+    shown = observed if known else status
+    cid = rec.get("id") or f"{rec['case']}-{rec['converter']}-opset{rec['opset']}"
+    if stacked:  # the same cell id exists once per stack
+        cid = f"{cid}@{rec.get('stack') or 'default'}"
     return {
         "idx": idx,
-        "id": rec.get("id") or f"{rec['case']}-{rec['converter']}-opset{rec['opset']}",
-        "rec": rec,
+        "id": cid,
         "status": status,
-        "short": statuses.facts(status).short,
-        "css": status if status in statuses.SHORT else "OTHER",
-        "error": error,
-        "hist": hist,
-        "facts": other_facts,
-        "io": {"inputs": facts.get("keras_inputs") or [], "outputs": facts.get("keras_outputs") or []},
-        "comparisons": _comparisons(stages),
-        "signature_problems": (stages.get("signature") or {}).get("problems") or [],
-        "convert_seconds": convert.get("seconds"),
-        "convert_command": convert.get("command"),
-        "build": stages.get("build") or {},
-        "repro": _repro(rec, conv_info.get("module")),
+        "observed": observed,
+        "known": known,
+        "short": statuses.facts(shown).short,
+        "css": shown if shown in statuses.SHORT else "OTHER",
         "change": change,
         "mark": CHANGE_MARK.get(change.kind, "") if change else "",
-        "expectation": rec.get("expectation"),
+        "opset": int(rec["opset"]),
+        "passing": status in statuses.PASSING,
+        "tried": statuses.tried(observed),
+        "count": 0,
+        "case": rec["case"],
+        "converter": rec["converter"],
+        "stack": str(rec.get("stack") or "default"),
+        "rid": rec.get("id") or f"{rec['case']}-{rec['converter']}-opset{rec['opset']}",
     }
 
 
@@ -197,6 +334,41 @@ def _pass_rate(counts: collections.Counter) -> tuple[float | None, int]:
     tried = sum(n for s, n in counts.items() if statuses.tried(s))
     passing = sum(n for s, n in counts.items() if s in statuses.PASSING)
     return (passing / tried if tried else None), tried
+
+
+def _ranges(chosen: list[int], order: list[int]) -> str:
+    """``11-18`` for runs of consecutive entries of ``order`` (the opsets run) that are all chosen."""
+    parts, run = [], []
+    for o in order:
+        if o in chosen:
+            run.append(o)
+            continue
+        if run:
+            parts.append(run)
+        run = []
+    if run:
+        parts.append(run)
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in parts)
+
+
+def _case_summary(cells: list[dict]) -> dict:
+    """caniuse style: one line for a case x converter from its per-opset cells."""
+    order = sorted(c["opset"] for c in cells)
+    works = [c["opset"] for c in cells if c["passing"]]
+    tried = [c for c in cells if c["tried"]]
+    fails = [c for c in tried if not c["passing"]]
+    labels = sorted({statuses.facts(c["observed"]).short + (" known" if c["known"] else "") for c in fails})
+    if not tried:
+        kind, text = "none", "not tried (" + ", ".join(sorted({statuses.facts(c["observed"]).short for c in cells})) + ")"
+    elif works and not fails:
+        kind, text = "all", f"works at {'opset' if len(works) == 1 else 'opsets'} {_ranges(works, order)}"
+    elif works:
+        kind, text = "some", f"works at {'opset' if len(works) == 1 else 'opsets'} {_ranges(works, order)}"
+    else:
+        kind, text = "fail", "fails: " + ", ".join(labels)
+    detail = "; ".join(f"{statuses.facts(c['observed']).short}{' (known)' if c['known'] else ''} at {c['opset']}"
+                       for c in sorted(fails, key=lambda c: c["opset"]))
+    return {"kind": kind, "text": text, "detail": detail, "cells": sorted(cells, key=lambda c: c["opset"])}
 
 
 def build_view(doc: dict, *, baseline: dict | None = None, baseline_label: str = "",
@@ -227,34 +399,91 @@ def build_view(doc: dict, *, baseline: dict | None = None, baseline_label: str =
                 st, case, conv, opset = c.key
                 changes[(only or st, case, conv, opset)] = c
 
-    present = {(str(r.get("stack") or "default"), r["converter"], int(r["opset"])) for r in records}
-    columns = [{"stack": s, "converter": c, "opset": o, "key": f"{s}|{c}|{o}"}
-               for s in stacks for c in conv_order
-               for o in sorted({p[2] for p in present if p[0] == s and p[1] == c})]
-    col_index = {(c["stack"], c["converter"], c["opset"]): i for i, c in enumerate(columns)}
+    def stack_of(r):
+        return str(r.get("stack") or "default")
 
-    cells, families = [], collections.OrderedDict()
+    # a converter that cannot be imported (every cell observed UNAVAILABLE) is one column with its reason
+    by_sc: dict[tuple, list] = collections.defaultdict(list)
+    for r in records:
+        by_sc[(stack_of(r), r["converter"])].append(r)
+    collapsed: dict[tuple, str] = {}
+    for key, recs in by_sc.items():
+        if recs and all(str(r.get("observed_status") or r.get("status")) == "UNAVAILABLE" for r in recs):
+            info = (meta.get(key[0], {}).get("converters") or {}).get(key[1], {})
+            av = next(((r.get("stages") or {}).get("availability") or {} for r in recs), {})
+            collapsed[key] = str(info.get("reason") or av.get("error") or "the converter cannot be imported")
+
+    present = {(stack_of(r), r["converter"], int(r["opset"])) for r in records}
+    columns = []
+    for s in stacks:
+        for c in conv_order:
+            opsets = sorted({p[2] for p in present if p[0] == s and p[1] == c})
+            if not opsets:
+                continue
+            if (s, c) in collapsed:
+                columns.append({"stack": s, "converter": c, "opset": "all", "opsets": opsets, "key": f"{s}|{c}|all",
+                                "collapsed": True, "reason": collapsed[(s, c)]})
+            else:
+                columns.extend({"stack": s, "converter": c, "opset": o, "opsets": [o], "key": f"{s}|{c}|{o}",
+                                "collapsed": False, "reason": ""} for o in opsets)
+    col_index = {}
+    for i, col in enumerate(columns):
+        for o in col["opsets"]:
+            col_index[(col["stack"], col["converter"], o)] = i
+
+    stacked = len(stacks) > 1
+    cells, details, families = [], [], collections.OrderedDict()
     by_case: dict[str, dict] = {}
-    for idx, r in enumerate(sorted(records, key=lambda r: (r.get("family", ""), r["case"]))):
-        st = str(r.get("stack") or "default")
+    for idx, r in enumerate(sorted(records, key=lambda r: (r.get("family", ""), r["case"], r["converter"],
+                                                           int(r["opset"])))):
+        st = stack_of(r)
         k = (st, r["case"], r["converter"], int(r["opset"]))
-        view = _cell_view(r, idx, meta.get(st, {}), changes.get(k))
-        if len(stacks) > 1:  # the same cell id exists once per stack
-            view["id"] = f"{view['id']}@{st}"
+        view = _cell_view(r, idx, changes.get(k), stacked)
+        details.append(_detail(r, meta.get(st, {}), changes.get(k)))
         cells.append(view)
         row = by_case.get(r["case"])
         if row is None:
-            row = by_case[r["case"]] = {"case": r["case"], "description": r.get("description") or "",
-                                        "tags": r.get("tags") or [], "keras": r.get("keras") or "",
-                                        "family": r.get("family") or "other", "cells": [None] * len(columns)}
+            facts = r.get("facts") or {}
+            row = by_case[r["case"]] = {
+                "case": r["case"], "description": r.get("description") or "", "tags": r.get("tags") or [],
+                "keras": r.get("keras") or "", "family": r.get("family") or "other",
+                "module": r.get("case_module") or "", "cells": [None] * len(columns), "groups": {},
+                "io": [f"input {io.get('name')}: {_fmt(io.get('shape'))} {io.get('dtype')}"
+                       for io in facts.get("keras_inputs") or []]
+                      + [f"output {io.get('name')}: {_fmt(io.get('shape'))} {io.get('dtype')}"
+                         for io in facts.get("keras_outputs") or []]}
             families.setdefault(row["family"], []).append(row)
-        row["cells"][col_index[(st, r["converter"], int(r["opset"]))]] = view
+        elif not row["io"] and (r.get("facts") or {}).get("keras_inputs"):
+            facts = r["facts"]
+            row["io"] = ([f"input {io.get('name')}: {_fmt(io.get('shape'))} {io.get('dtype')}" for io in facts["keras_inputs"]]
+                         + [f"output {io.get('name')}: {_fmt(io.get('shape'))} {io.get('dtype')}"
+                            for io in facts.get("keras_outputs") or []])
+        i = col_index[(st, r["converter"], int(r["opset"]))]
+        if columns[i]["collapsed"]:
+            first = row["cells"][i]
+            if first is None:
+                view["count"] = 1
+                view["opsets"] = [view["opset"]]
+                row["cells"][i] = view
+            else:
+                first["count"] += 1
+                first["opsets"].append(view["opset"])
+                if view["status"] != first["status"]:  # e.g. an expectation covers only some opsets
+                    first["mixed"] = True
+        else:
+            row["cells"][i] = view
+        row["groups"].setdefault((st, r["converter"]), []).append(view)
+
+    groups = [(s, c) for s in stacks for c in conv_order if (s, c) in by_sc]
+    for rows in families.values():
+        for row in rows:
+            row["summary"] = [(_case_summary(row["groups"][g]) if g in row["groups"] else None) for g in groups]
 
     summary = []
     for s in stacks:
         convs = meta.get(s, {}).get("converters", {})
         for c in conv_order:
-            recs = [r for r in records if str(r.get("stack") or "default") == s and r["converter"] == c]
+            recs = by_sc.get((s, c))
             if not recs:
                 continue
             counts = collections.Counter(str(r["status"]) for r in recs)
@@ -266,15 +495,29 @@ def build_view(doc: dict, *, baseline: dict | None = None, baseline_label: str =
             available = info.get("available")  # run.matrix.converters_summary decided it from the records
             summary.append({"stack": s, "converter": c, "summary": info.get("summary") or recs[0].get("converter_summary"),
                             "version": version, "available": available,
-                            "unavailable_reason": info.get("reason"), "total": len(recs), "tried": tried,
-                            "rate": rate, "counts": counts})
+                            "unavailable_reason": info.get("reason") or collapsed.get((s, c)),
+                            "total": len(recs), "tried": tried, "rate": rate, "counts": counts})
     statuses_present = [s for s in statuses.ORDER if any(c["status"] == s for c in cells)] + sorted(
         {c["status"] for c in cells} - set(statuses.ORDER))
+    observed_present = [s for s in statuses.ORDER if any(c["known"] and c["observed"] == s for c in cells)]
 
     envs = {s: meta.get(s, {}).get("environment", {}) for s in stacks}
     packages = sorted({p for e in envs.values() for p in (e.get("packages") or {})})
     runs = [(s, run) for s in stacks for run in meta.get(s, {}).get("runs", [])]
     stale = [(s, e) for s in stacks for e in meta.get(s, {}).get("stale_expectations", []) or []]
+
+    case_ix = {c: i for i, c in enumerate(dict.fromkeys(c["case"] for c in cells))}
+    conv_ix = {c: i for i, c in enumerate(dict.fromkeys(c["converter"] for c in cells))}
+    stack_ix = {c: i for i, c in enumerate(dict.fromkeys(c["stack"] for c in cells))}
+    strings = Strings()
+    strings.count(details)
+    packed = strings.pack(details)
+    data = {"strings": strings.table, "details": packed, "cmp_fields": CMP_FIELDS,
+            "cells": [[c["id"], c["status"], c["observed"], c["short"], c["css"], int(c["known"]), c["opset"],
+                       case_ix[c["case"]], conv_ix[c["converter"]], stack_ix[c["stack"]], c["rid"]] for c in cells],
+            "cases": list(case_ix), "convs": list(conv_ix), "stack_names": list(stack_ix),
+            "short": statuses.SHORT, "outcome": {s.value: f.outcome for s, f in statuses.TABLE.items()},
+            "stacked": stacked}
 
     return {
         "title": title or "Keras \u2192 ONNX compatibility matrix",
@@ -283,10 +526,13 @@ def build_view(doc: dict, *, baseline: dict | None = None, baseline_label: str =
         "stacks": stacks,
         "converters": conv_order,
         "columns": columns,
+        "collapsed": [{"stack": k[0], "converter": k[1], "reason": v} for k, v in collapsed.items()],
+        "groups": [{"stack": s, "converter": c} for s, c in groups],
         "families": families,
         "cells": cells,
         "summary": summary,
         "statuses": statuses_present,
+        "observed_known": observed_present,
         "all_statuses": statuses.ORDER,
         "short": statuses.SHORT,
         "envs": envs,
@@ -298,7 +544,36 @@ def build_view(doc: dict, *, baseline: dict | None = None, baseline_label: str =
         "change_mark": CHANGE_MARK,
         "speedup": speedup_view(speedup) if speedup is not None else None,
         "not_tried": sorted(statuses.NOT_TRIED),
+        "data_packed": embed_packed(data),
+        "rows_json": embed_json({row["case"]: {k: row[k] for k in ("description", "family", "module", "keras", "tags", "io")}
+                                 for rows in families.values() for row in rows}),
     }
+
+
+def embed_packed(data) -> Markup:
+    """The cells' details for a ``<script type="application/octet-stream" id="cell-data">`` block:
+    JSON, gzip-compressed, base64 (the page inflates it with the browser's DecompressionStream).  The
+    details repeat a lot (commands, reasons, facts), so this keeps the full-tier page small; base64 has
+    no ``<``, ``>`` or ``&``, so no record can break out of the element."""
+    raw = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
+    return Markup(base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode("ascii"))
+
+
+def page_data(html: str) -> dict:
+    """The cells' details embedded in a page written by :func:`write_html` (as the page's script reads them)."""
+    m = re.search(r'<script type="application/octet-stream" id="cell-data"[^>]*>(.*?)</script>', html, re.S)
+    if m is None:
+        raise ValueError("no cell data in this page")
+    return json.loads(gzip.decompress(base64.b64decode(m.group(1).strip())).decode("utf-8"))
+
+
+def embed_json(data) -> Markup:
+    """JSON for a ``<script type="application/json">`` block: ``<``, ``>`` and ``&`` are escaped as
+    ``\\u003c`` etc., so no string in a record can close the script element or open a comment."""
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return Markup(text)
 
 
 # ---------------------------------------------------------------- rendering

@@ -19,6 +19,11 @@ PACKAGES = {
     "protobuf": ("protobuf",),
     "tensorflow_hub": ("tensorflow-hub",),
     "onnxconverter_common": ("onnxconverter-common",),
+    # Keras 3's other backends (the backends extra: rows keras-export-jax, keras-export-torch)
+    "jax": ("jax",),
+    "jaxlib": ("jaxlib",),
+    "jax2onnx": ("jax2onnx",),
+    "torch": ("torch",),
 }
 
 

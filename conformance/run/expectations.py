@@ -5,6 +5,7 @@
     converter = "keras2onnx"            # glob or list of globs
     opsets = ">=9,<13"                  # optional: int, list of ints or a specifier
     when = ["keras2onnx==1.7.0"]        # optional: package requirements, all must hold
+    missing = ["jax2onnx"]              # optional: distributions that must all be absent
     status = "UNAVAILABLE"              # the status seen when the entry was written
     reason = "why, in a sentence"
     link = "https://..."                # optional: issue or source line
@@ -27,8 +28,12 @@ from packaging.version import InvalidVersion, Version
 
 from conformance.run.statuses import EXPECTABLE
 
-_KEYS = {"case", "converter", "opsets", "when", "status", "reason", "link"}
+_KEYS = {"case", "converter", "opsets", "when", "missing", "status", "reason", "link"}
 _REQUIRED = ("case", "converter", "status", "reason")
+
+
+#: the reason ``python -m conformance.report propose`` writes; the loader refuses an entry that still has it
+PLACEHOLDER = "TODO"
 
 
 class ExpectationsError(Exception):
@@ -46,6 +51,8 @@ class Expectation:
     opsets: SpecifierSet | None = None
     opset_list: tuple[int, ...] | None = None
     when: tuple[Requirement, ...] = ()
+    #: distributions that must not be installed (an optional row whose packages are absent: UNAVAILABLE)
+    missing: tuple[str, ...] = ()
 
     def matches(self, case: str, converter: str, opset: int, versions: Mapping[str, str | None]) -> bool:
         if not any(fnmatch.fnmatchcase(case, p) for p in self.case):
@@ -55,6 +62,8 @@ class Expectation:
         if self.opset_list is not None and opset not in self.opset_list:
             return False
         if self.opsets is not None and Version(str(opset)) not in self.opsets:
+            return False
+        if any(_installed(name, versions) for name in self.missing):
             return False
         return all(_requirement_holds(r, versions) for r in self.when)
 
@@ -66,14 +75,30 @@ class Expectation:
             parts.append(f"opsets{self.opsets}")
         if self.when:
             parts.append("when " + ", ".join(map(str, self.when)))
+        if self.missing:
+            parts.append("missing " + ", ".join(self.missing))
         return f"#{self.index} ({' '.join(parts)} -> {self.status})"
 
     def to_json(self) -> dict:
         return {"index": self.index, "case": list(self.case), "converter": list(self.converter),
                 "opsets": (list(self.opset_list) if self.opset_list is not None
                            else str(self.opsets) if self.opsets is not None else None),
-                "when": [str(r) for r in self.when], "status": self.status, "reason": self.reason,
+                "when": [str(r) for r in self.when], "missing": list(self.missing),
+                "status": self.status, "reason": self.reason,
                 "link": self.link}
+
+
+def _installed(name: str, versions: Mapping[str, str | None]) -> bool:
+    norm = {canonicalize_name(k): v for k, v in versions.items()}
+    if canonicalize_name(name) in norm:
+        return norm[canonicalize_name(name)] is not None
+    import importlib.metadata as md
+
+    try:
+        md.version(name)
+        return True
+    except md.PackageNotFoundError:
+        return False
 
 
 def _requirement_holds(req: Requirement, versions: Mapping[str, str | None]) -> bool:
@@ -120,6 +145,9 @@ def parse(data: Mapping, source: str = "<expectations>") -> list[Expectation]:
         reason = raw["reason"]
         if not isinstance(reason, str) or not reason.strip():
             raise ExpectationsError(f"{where}: 'reason' must say why, in words")
+        if reason.strip().upper().startswith(PLACEHOLDER):
+            raise ExpectationsError(f"{where}: 'reason' is still the placeholder of a proposal ({reason.strip()[:40]!r}); "
+                                    "write why the cell fails, in words, and the link")
         link = raw.get("link", "")
         if not isinstance(link, str):
             raise ExpectationsError(f"{where}: 'link' must be a string")
@@ -150,10 +178,15 @@ def parse(data: Mapping, source: str = "<expectations>") -> list[Expectation]:
                 reqs.append(Requirement(w))
             except InvalidRequirement:
                 raise ExpectationsError(f"{where}: 'when' item {w!r} is not a requirement such as 'onnx>=1.19'") from None
+        missing = raw.get("missing", [])
+        if isinstance(missing, str):
+            missing = [missing]
+        if not isinstance(missing, list) or not all(isinstance(m, str) and m.strip() for m in missing):
+            raise ExpectationsError(f"{where}: 'missing' must be a list of distribution names such as 'jax2onnx'")
         out.append(Expectation(index=i, case=_globs(raw["case"], where, "case"),
                                converter=_globs(raw["converter"], where, "converter"),
                                status=status, reason=reason.strip(), link=link, opsets=opsets,
-                               opset_list=opset_list, when=tuple(reqs)))
+                               opset_list=opset_list, when=tuple(reqs), missing=tuple(m.strip() for m in missing)))
     return out
 
 

@@ -7,8 +7,10 @@ and applies the expectation entry.  It never renders anything.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import time
+from pathlib import Path
 
 from conformance.loader import builtin_modules as builtin_case_modules
 from conformance.loader import load_cases
@@ -26,7 +28,9 @@ class Matrix:
     def __init__(self, settings: Settings, run_id: str, process_id: str = "main"):
         self.settings = settings
         self.run_id = run_id
-        self.cases = load_cases(builtin_case_modules() + list(settings.case_modules))
+        # saved model files (--model) replace the built-in case families; --cases-module adds to either
+        builtin = [] if settings.models else builtin_case_modules()
+        self.cases = load_cases(builtin + list(settings.case_modules) + list(settings.models))
         self.converters = converter_registry.load_converters(
             converter_registry.builtin_modules() + list(settings.converter_modules))
         self.selected = check_converters(settings.converters, list(self.converters))
@@ -35,7 +39,9 @@ class Matrix:
         self.matcher = expectations_mod.Matcher(self.expectations, self.versions)
         self.work_root = settings.report_dir / ".work" / run_id
         self.run_dir = self.work_root / process_id
-        self._pool: WorkerPool | None = None
+        #: one worker pool per Keras backend (Converter.backend): a converter's cells run in a worker
+        #: started with KERAS_BACKEND set to its backend
+        self._pools: dict[str, WorkerPool] = {}
 
     def cells(self) -> list[Cell]:
         return [Cell(case, name, self.converters[name][0], opset)
@@ -43,9 +49,20 @@ class Matrix:
 
     @property
     def pool(self) -> WorkerPool:
-        if self._pool is None:
-            self._pool = WorkerPool(self.run_dir, self.settings.threads, memory_limit=self.settings.worker_memory)
-        return self._pool
+        """The pool of the TensorFlow backend (every row but the JAX and PyTorch exports)."""
+        return self.pool_for_backend("tensorflow")
+
+    def pool_for(self, cell: Cell) -> WorkerPool:
+        return self.pool_for_backend(self.converters[cell.converter][1].backend)
+
+    def pool_for_backend(self, backend: str) -> WorkerPool:
+        if backend not in self._pools:
+            from conformance.worker.pool import backend_env
+
+            run_dir = self.run_dir if backend == "tensorflow" else self.run_dir / f"backend-{backend}"
+            self._pools[backend] = WorkerPool(run_dir, self.settings.threads, memory_limit=self.settings.worker_memory,
+                                              extra_env=backend_env(backend, self.settings.threads))
+        return self._pools[backend]
 
     def task(self, cell: Cell) -> dict:
         return {
@@ -57,8 +74,49 @@ class Matrix:
 
     def run(self, cell: Cell) -> dict:
         t0 = time.perf_counter()
-        raw = self.pool.run(self.task(cell), self.settings.timeout)
-        return self.record(cell, raw, time.perf_counter() - t0)
+        raw = self.pool_for(cell).run(self.task(cell), self.settings.timeout)
+        record = self.record(cell, raw, time.perf_counter() - t0)
+        self.explain_failure(cell, record)
+        return record
+
+    def explain_failure(self, cell: Cell, record: dict) -> None:
+        """After the verdict, for a failing cell only: a second task to the same worker finds the first
+        divergent layer and writes the standalone repro (conformance.worker.failing).  The status
+        stays as decided; the results are ``record["divergence"]`` and ``record["repro"]``, and the
+        divergence's line joins the reason."""
+        from conformance.checks.divergence import STATUSES as DIVERGE, summary
+        from conformance.run.statuses import facts as status_facts
+
+        observed = record["observed_status"]
+        if status_facts(observed).outcome != "failed" or observed in ("PASS", "XPASS"):
+            return
+        if cell.case.keras == "none":  # a fake of the suite's own tests: no Keras layers, nothing to save
+            record["repro"] = {"ok": False, "reason": "not written: the case is not a Keras model"}
+            return
+        want_repro = os.environ.get("CONFORMANCE_REPRO", "on").strip().lower() not in ("off", "0", "no")
+        convert = record["stages"].get("convert") or {}
+        task = dict(self.task(cell), kind="diverge", observed_status=observed, reason=record["reason"],
+                    cell_id=cell.id, stages=record["stages"], command=convert.get("command") or "",
+                    divergence=observed in DIVERGE,
+                    repro_dir=str(self.settings.report_dir / "repro") if want_repro else None)
+        if not task["divergence"] and not want_repro:
+            return
+        raw = self.pool_for(cell).run(task, self.settings.timeout)
+        if "isolation" in (raw.get("stages") or {}):  # the worker died or overran on the second task
+            why = f"not computed: {raw['stages']['isolation'].get('error')}"
+            raw = {"divergence": {"ok": False, "reason": why} if task["divergence"] else None,
+                   "repro": {"ok": False, "reason": why} if want_repro else None}
+        if raw.get("divergence") is not None:
+            record["divergence"] = raw["divergence"]
+            record["reason"] = f"{record['reason']}; {summary(raw['divergence'])}"
+        if raw.get("repro") is not None:
+            rep = dict(raw["repro"])
+            if rep.get("path"):  # relative to the report directory (results.json and matrix.html live there)
+                try:
+                    rep["path"] = str(Path(rep["path"]).resolve().relative_to(self.settings.report_dir.resolve()))
+                except ValueError:
+                    pass
+            record["repro"] = rep
 
     def record(self, cell: Cell, raw: dict, seconds: float) -> dict:
         decision = decide(raw["stages"])
@@ -92,11 +150,17 @@ class Matrix:
     def stale(self) -> list[dict]:
         """Entries that match no collected cell (every case x converter x opset of these options)."""
         self.matcher.mark_collected((c.case.name, c.converter, c.opset) for c in self.cells())
-        return [e.to_json() for e in self.matcher.stale()]
+        stale = self.matcher.stale()
+        if self.settings.models:  # a run on saved model files leaves the built-in cases out on purpose
+            import fnmatch
+
+            names = [c.name for c in self.cases]
+            stale = [e for e in stale if any(fnmatch.fnmatchcase(n, p) for n in names for p in e.case)]
+        return [e.to_json() for e in stale]
 
     def close(self, clean: bool = True) -> None:
-        if self._pool is not None:
-            self._pool.close()
+        for pool in self._pools.values():
+            pool.close()
         if clean:
             shutil.rmtree(self.run_dir, ignore_errors=True)
 

@@ -12,8 +12,9 @@ from pathlib import Path
 DEFAULT_OPSETS = (9, 11, 13, 15, 17, 18)
 DEFAULT_TIMEOUT = 900.0
 CLI_LAUNCH_MODES = ("warm", "fresh")
-#: the share of the machine's memory that the conversion workers may use together (split between them)
-MEMORY_SHARE = 0.75
+#: the share of the machine's memory that the conversion workers may use together (split between them);
+#: 0.75 was measured too low: two ResNet50 conversions at once crossed 8.8 GiB each (RSS, shared pages twice)
+MEMORY_SHARE = 0.85
 
 
 class OptionError(Exception):
@@ -36,6 +37,9 @@ class Settings:
     cli_launch: str = "warm"
     #: memory limit of one conversion worker and its children, in bytes (0: none)
     worker_memory: int = 0
+    #: saved model files as cases (--model, with --inputs): module references ``model:PATH[|INPUTS]``
+    #: (cases.files); when there are any, the built-in case families are left out
+    models: tuple[str, ...] = ()
 
 
 def parse_opsets(text: str, max_known: int) -> tuple[int, ...]:
@@ -92,7 +96,7 @@ def machine_memory() -> int:
 
 
 def default_worker_memory() -> int:
-    """3/4 of the machine's memory shared by the xdist workers (24 GiB, -n 2: 9 GiB each)."""
+    """85 % of the machine's memory shared by the xdist workers (24 GiB, -n 2: 10.2 GiB each)."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
     return int(machine_memory() * MEMORY_SHARE / max(1, workers))
 
@@ -111,12 +115,47 @@ def parse_memory(text) -> int:
     return int(gib * 2**30)
 
 
-def settings_from(getoption, rootdir: Path, max_opset: int) -> Settings:
-    """Build Settings from pytest's ``config.getoption``."""
+def parse_models(models, inputs) -> tuple[str, ...]:
+    """``--model PATH`` (repeatable) and ``--inputs FILE.npz`` (repeatable: the N-th belongs to the N-th
+    --model) as case module references; a missing path, an unknown kind or a stray .npz is one error line.
+    Whether an .npz fits its model is asked of the model itself later (conformance.worker.probe)."""
+    from cases.files import ModelFileError, case_name, kind_of, ref_for
+
+    models, inputs = list(models or ()), list(inputs or ())
+    if len(inputs) > len(models):
+        raise OptionError(f"--inputs: {len(inputs)} .npz file(s) for {len(models)} --model path(s); "
+                          "the N-th --inputs belongs to the N-th --model")
+    refs, names = [], {}
+    for i, path in enumerate(models):
+        try:
+            kind_of(path)
+        except ModelFileError as exc:
+            raise OptionError(str(exc)) from None
+        npz = inputs[i] if i < len(inputs) else None
+        if npz is not None:
+            p = Path(npz)
+            if not p.is_file():
+                raise OptionError(f"--inputs {npz}: no such file")
+            if p.suffix.lower() != ".npz":
+                raise OptionError(f"--inputs {npz}: not an .npz file (numpy.savez(path, input_name=array, ...))")
+        name = case_name(path)
+        if name in names:
+            raise OptionError(f"--model {path}: its case name {name!r} is also the name of --model {names[name]}; "
+                              "rename one of the files")
+        names[name] = path
+        refs.append(ref_for(path, npz))
+    return tuple(refs)
+
+
+def settings_from(getoption, rootdir: Path, max_opset: int, packaged_expectations: Path | None = None) -> Settings:
+    """Build Settings from pytest's ``config.getoption``.  ``rootdir`` holds the default expectations.toml
+    and reports/; ``packaged_expectations`` is the default when ``rootdir`` has no expectations.toml."""
     opsets = parse_opsets(getoption("opsets") or ",".join(map(str, DEFAULT_OPSETS)), max_opset)
     expectations = getoption("expectations")
     if expectations is None:
         default = rootdir / "expectations.toml"
+        if not default.is_file() and packaged_expectations is not None:
+            default = packaged_expectations
         expectations = default if default.is_file() else None
     elif str(expectations).lower() in ("", "none"):
         expectations = None
@@ -145,7 +184,16 @@ def settings_from(getoption, rootdir: Path, max_opset: int) -> Settings:
         cli_launch=_cli_launch(getoption("cli_launch")),
         worker_memory=default_worker_memory() if getoption("worker_memory") is None
         else parse_memory(getoption("worker_memory")),
+        models=parse_models(_option(getoption, "model"), _option(getoption, "inputs")),
     )
+
+
+def _option(getoption, name: str):
+    """An option that callers of settings_from may not know (tests pass their own getoption)."""
+    try:
+        return getoption(name)
+    except (ValueError, KeyError, AttributeError):
+        return None
 
 
 def _cli_launch(value) -> str:

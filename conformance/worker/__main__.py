@@ -46,7 +46,12 @@ def main(argv: list[str]) -> int:
             continue
         task = json.loads(line)
         try:
-            record = run_cell(task, state)
+            if task.get("kind") == "diverge":  # the second task of a failing cell (first divergent layer, repro)
+                from conformance.worker.failing import run_failing
+
+                record = run_failing(task, state)
+            else:
+                record = run_cell(task, state)
         except Exception as exc:  # a bug of the suite, not of the converter: say so
             record = {"stages": {"isolation": {"ok": False, "status": "CRASH",
                                                "error": f"suite error in the worker: {error_text(exc)}",

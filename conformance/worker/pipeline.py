@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import os
 import random
 import shutil
 import tempfile
@@ -16,14 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from cases.api import KERAS, NO_KERAS, Case, import_tf_keras
+from cases.api import KERAS, NO_KERAS, TF_KERAS, Case, import_tf_keras
 from cases.inputs import from_specs
 from conformance.loader import find_case
 from conformance.checks.runtime import check_signature, configure_tensorflow_threads, open_session, output_order
 from conformance.checks.validity import check_validity, model_facts
 from conformance.errors import error_text, traceback_tail
 from conformance.checks import deploy, topk
-from conformance.checks.compare import compare, degenerate_reasons, tolerance_for
+from conformance.checks.compare import compare, degenerate_reasons, impostor_reasons, tolerance_for
 from conformance.converters import find_converter
 from conformance.converters.base import ConvertContext, ConverterCrashed, ConverterTimedOut, OpsetRejected
 from conformance.worker.launcher import DEFAULT_MODE, Launcher
@@ -55,6 +56,11 @@ def _seed_everything(case: Case) -> None:
     np.random.seed(case.seed)
     if case.keras == NO_KERAS:  # a fake case of the suite's own tests: never load TensorFlow
         return
+    if case.keras == KERAS and keras_backend() != "tensorflow":  # Keras 3 on JAX or PyTorch: no TensorFlow
+        import keras
+
+        keras.utils.set_random_seed(case.seed)
+        return
     import tensorflow as tf
 
     tf.random.set_seed(case.seed)
@@ -62,8 +68,9 @@ def _seed_everything(case: Case) -> None:
         import keras
 
         keras.utils.set_random_seed(case.seed)
-    else:
+    elif case.keras == TF_KERAS:
         import_tf_keras().utils.set_random_seed(case.seed)
+    # a SavedModel (--model DIR): TensorFlow's seed is all it needs
 
 
 def _dims(shape) -> tuple:
@@ -92,7 +99,18 @@ def keras_outputs(model, arrays) -> list[np.ndarray]:
             else [y[k] for k in sorted(y)]
     elif not isinstance(y, (list, tuple)):
         y = [y]
-    return [np.asarray(t) for t in y]
+    return [_numpy(t) for t in y]
+
+
+def _numpy(t) -> np.ndarray:
+    if hasattr(t, "detach"):  # a torch tensor (Keras on the PyTorch backend) that may require grad
+        t = t.detach().cpu()
+    return np.asarray(t)
+
+
+def keras_backend() -> str:
+    """The Keras backend of this worker (the pool sets KERAS_BACKEND per converter backend)."""
+    return os.environ.get("KERAS_BACKEND") or "tensorflow"
 
 
 def _output_names(model, n: int) -> list[str]:
@@ -133,6 +151,9 @@ def build_case(case: Case) -> Built:
     names = _output_names(model, len(batches[0].refs))
     outputs = [(n, tuple(r.shape[1:]), str(r.dtype)) for n, r in zip(names, batches[0].refs)]
     degenerate = [p for n, r in zip(names, batches[0].refs) for p in degenerate_reasons(n, r)]
+    # an input-ignoring answer (the batch mean, a neighbour's answer) that would pass proves the reference weak
+    degenerate += [p for (n, _shape, dtype), r in zip(outputs, batches[0].refs)
+                   for p in impostor_reasons(n, r, tolerance_for(dtype, case.tolerance))]
     return Built(model, specs, outputs, batches, degenerate, time.perf_counter() - t0)
 
 
@@ -173,6 +194,8 @@ class WorkerState:
         if self.memo.get("_tensorflow_configured"):
             return
         self.memo["_tensorflow_configured"] = True
+        if keras_backend() != "tensorflow":  # JAX/PyTorch workers: threads come from the pool's environment
+            return
         configure_tensorflow_threads(self.threads, 1)
 
     def case(self, ref: str, name: str) -> Case:
@@ -269,6 +292,9 @@ def _convert_and_check(task, state, conv, case, built, case_dir, workdir, stages
                              "seconds": time.perf_counter() - t0}
         return
     stages["convert"] = {"ok": True, "seconds": time.perf_counter() - t0, "command": conversion.command}
+    # kept for a "diverge" task on this cell (conformance.worker.failing): only the last conversion
+    state.memo["_last_conversion"] = ((case.module, case.name, conv.name, ctx.opset), model_bytes,
+                                      conversion.output_names, conversion.command)
     facts.update(model_facts(conversion.model, len(model_bytes)))
     if task.get("keep_onnx_dir"):
         keep = Path(task["keep_onnx_dir"]) / f"{case.name}--{conv.name}--opset{ctx.opset}.onnx"

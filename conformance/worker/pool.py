@@ -31,12 +31,36 @@ WORKER_ENV = {
 }
 
 
+def backend_env(backend: str, threads: int) -> dict:
+    """The environment of a worker for the Keras ``backend`` of its converters (``Converter.backend``):
+    KERAS_BACKEND, and for JAX and PyTorch the thread count of their CPU pools (TensorFlow's is set in
+    the worker, conformance.checks.runtime.configure_tensorflow_threads)."""
+    env = {"KERAS_BACKEND": backend}
+    if backend != "tensorflow":
+        env["OMP_NUM_THREADS"] = str(max(1, int(threads)))
+    return env
+
+
 #: how often the memory of a busy worker's process group is read
 MEMORY_POLL_SECONDS = 0.5
 
 
+def _pss(pid: str) -> int | None:
+    """Proportional set size in bytes (shared pages split between the processes sharing them), or None."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def group_rss(pgid: int) -> int:
-    """Resident bytes of every process in process group ``pgid`` (from /proc; 0 where it is not readable)."""
+    """Memory of every process in process group ``pgid``, in bytes: the sum of their proportional set
+    sizes (pages a forked converter shares with the launcher's preloaded server count once), or of
+    their resident sizes where /proc/PID/smaps_rollup cannot be read."""
     total = 0
     page = os.sysconf("SC_PAGE_SIZE")
     try:
@@ -48,8 +72,10 @@ def group_rss(pgid: int) -> int:
             with open(f"/proc/{pid}/stat", "rb") as fh:
                 fields = fh.read().rsplit(b")", 1)[1].split()
             # after "pid (comm)": state ppid pgrp ... rss is field 24 overall, 22 after the comm
-            if int(fields[2]) == pgid:
-                total += int(fields[21]) * page
+            if int(fields[2]) != pgid:
+                continue
+            pss = _pss(pid)
+            total += pss if pss is not None else int(fields[21]) * page
         except (OSError, IndexError, ValueError):
             continue
     return total

@@ -1,0 +1,236 @@
+"""Saved models as cases: ``--model PATH`` (a ``.keras`` or ``.h5`` file, or a SavedModel directory).
+
+A model file is a case whose weights are real (trained), not a seeded random initialisation.  It is
+plain data on both sides of the worker boundary: its *module reference* is ``model:PATH`` (or
+``model:PATH|INPUTS.npz``), which :func:`conformance.loader.find_case` hands to :func:`case_for`, so
+a worker rebuilds the case from the reference alone.  Declaring one imports no TensorFlow; the
+file is loaded in the conversion worker, under the Keras backend of the row.
+
+- ``.keras``: ``keras.saving.load_model(path, compile=False)``; a file written by tf_keras (Keras 2,
+  ``metadata.json`` says so) is loaded with tf_keras.
+- ``.h5``: the same, by the ``keras_version`` the file records: Keras 3 (or the stack's own Keras 2)
+  with ``keras``, a Keras 2 file on a Keras 3 stack with tf_keras.
+- a SavedModel directory: ``tf.saved_model.load(path).signatures["serving_default"]`` is the
+  reference.  It is no Keras model: the rows that convert a Keras object are NOT_APPLICABLE,
+  tf2onnx-cli converts the directory itself.
+
+Inputs: the arrays of ``--inputs FILE.npz``, named like the model's inputs, or generated from the
+model's input specs (:func:`cases.inputs.from_specs`) with a seeded rng, as for ``case_*`` functions.
+"""
+from __future__ import annotations
+
+import json
+import re
+import types
+import zipfile
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from cases.api import KERAS, SAVED_MODEL, TF_KERAS, Case, import_tf_keras
+
+PREFIX = "model:"
+FAMILY = "model-file"
+#: the seed of the generated inputs (the model itself needs none: its weights are in the file)
+SEED = 0
+BATCH = 3
+KINDS = {".keras": "Keras v3 file", ".h5": "HDF5 file", ".hdf5": "HDF5 file"}
+
+
+class ModelFileError(ValueError):
+    """A model path or an inputs file that cannot be used; the message is one line for the user."""
+
+
+def kind_of(path: str | Path) -> str:
+    """``.keras``, ``.h5`` or ``saved_model``; a ModelFileError for anything else (or a missing path)."""
+    p = Path(path)
+    if not p.exists():
+        raise ModelFileError(f"--model {path}: no such file or directory")
+    if p.is_dir():
+        if (p / "saved_model.pb").is_file() or (p / "saved_model.pbtxt").is_file():
+            return "saved_model"
+        raise ModelFileError(f"--model {path}: a directory without saved_model.pb (not a SavedModel)")
+    suffix = p.suffix.lower()
+    if suffix in KINDS:
+        return ".h5" if suffix == ".hdf5" else suffix
+    raise ModelFileError(f"--model {path}: not a .keras or .h5 file nor a SavedModel directory")
+
+
+def case_name(path: str | Path) -> str:
+    """The case's name: the file name without its suffix (the directory's name for a SavedModel)."""
+    p = Path(path).resolve()
+    stem = p.name if p.is_dir() else p.stem
+    return re.sub(r"[^A-Za-z0-9_.]", "_", stem) or "model"
+
+
+def ref_for(path: str | Path, inputs: str | Path | None = None) -> str:
+    p = str(Path(path).resolve())
+    if "|" in p or (inputs and "|" in str(inputs)):
+        raise ModelFileError(f"--model {path}: a path with '|' cannot be used")
+    return PREFIX + p + (f"|{Path(inputs).resolve()}" if inputs else "")
+
+
+def is_ref(ref: str) -> bool:
+    return isinstance(ref, str) and ref.startswith(PREFIX)
+
+
+def parse_ref(ref: str) -> tuple[str, str | None]:
+    body = ref[len(PREFIX):]
+    path, _, inputs = body.partition("|")
+    return path, (inputs or None)
+
+
+def _keras_major() -> int:
+    import importlib.metadata as md
+
+    try:
+        return int(md.version("keras").split(".")[0])
+    except (md.PackageNotFoundError, ValueError):
+        return 0
+
+
+def _saved_keras_version(path: Path, kind: str) -> str:
+    """The Keras version the file says wrote it ('' when it does not say or cannot be read)."""
+    try:
+        if kind == ".keras":
+            with zipfile.ZipFile(path) as z:
+                return str(json.loads(z.read("metadata.json")).get("keras_version", ""))
+        if kind == ".h5":
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                v = f.attrs.get("keras_version", "")
+                return v.decode() if isinstance(v, bytes) else str(v)
+    except Exception:  # unreadable here: the worker's loader will say why
+        return ""
+    return ""
+
+
+def flavour_of(path: str | Path) -> str:
+    """Which Keras loads the file: cases.api.KERAS, TF_KERAS (a Keras 2 file on a Keras 3 stack) or SAVED_MODEL."""
+    kind = kind_of(path)
+    if kind == "saved_model":
+        return SAVED_MODEL
+    written_by = _saved_keras_version(Path(path), kind)
+    if written_by.startswith("2.") and _keras_major() >= 3:
+        return TF_KERAS
+    return KERAS
+
+
+def case_for(ref: str) -> Case:
+    """The case of a ``model:PATH[|INPUTS]`` reference."""
+    path, inputs = parse_ref(ref)
+    flavour = flavour_of(path)
+    what = {KERAS: "Keras", TF_KERAS: "tf_keras (Keras 2)", SAVED_MODEL: "TensorFlow SavedModel"}[flavour]
+    fed = f"inputs from {Path(inputs).name}" if inputs else "inputs generated from its input specs"
+    return Case(name=case_name(path), family=FAMILY, build=partial(build, path, flavour, inputs),
+                build_returns_inputs=True, keras=flavour, seed=SEED, batch=BATCH, module=ref, source=path,
+                description=f"saved model {Path(path).name} ({what}, trained weights; {fed})")
+
+
+# --- the worker side: loading the file and its inputs ---------------------------------------------
+
+class SavedModelCase:
+    """A SavedModel's ``serving_default`` signature, shaped like a Keras model for the worker:
+    ``inputs`` (name = signature key, shape, dtype), ``output_names`` (signature output keys) and
+    ``model(x, training=False)`` returning the outputs in that order."""
+
+    def __init__(self, path: str):
+        import tensorflow as tf
+
+        self.path = str(path)
+        self.loaded = tf.saved_model.load(self.path)
+        signatures = dict(self.loaded.signatures)
+        if "serving_default" not in signatures:
+            raise ModelFileError(f"SavedModel {path} has no 'serving_default' signature (it has {sorted(signatures)})")
+        self.fn = signatures["serving_default"]
+        _args, kwargs = self.fn.structured_input_signature
+        self._specs = dict(kwargs)
+        self.inputs = [types.SimpleNamespace(name=k, shape=s.shape, dtype=s.dtype) for k, s in self._specs.items()]
+        self.output_names = list(self.fn.structured_outputs)
+
+    def __call__(self, x, training=False):
+        import tensorflow as tf
+
+        xs = list(x) if isinstance(x, (list, tuple)) else [x]
+        feeds = {k: tf.convert_to_tensor(v, dtype=s.dtype) for (k, s), v in zip(self._specs.items(), xs)}
+        out = self.fn(**feeds)
+        return [out[k] for k in self.output_names]
+
+
+def load_model(path: str, flavour: str):
+    if flavour == SAVED_MODEL:
+        return SavedModelCase(path)
+    if flavour == TF_KERAS:
+        return import_tf_keras().models.load_model(path, compile=False)
+    import keras
+
+    if hasattr(keras, "saving") and hasattr(keras.saving, "load_model"):
+        return keras.saving.load_model(path, compile=False)
+    return keras.models.load_model(path, compile=False)
+
+
+def specs_of(model) -> list[tuple[str, tuple, str]]:
+    from conformance.worker.pipeline import input_specs
+
+    return input_specs(model)
+
+
+def _fmt(shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def npz_arrays(npz: str, specs) -> list[np.ndarray]:
+    """The arrays of ``npz`` in the model's input order; a ModelFileError naming the first mismatch."""
+    name = Path(npz).name
+    try:
+        with np.load(npz, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except Exception as exc:
+        raise ModelFileError(f"--inputs {name}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
+    want = [n for n, _, _ in specs]
+    if set(arrays) != set(want):
+        shown = ", ".join(f"{n} {d} {_fmt(s)}" for n, s, d in specs)
+        raise ModelFileError(f"--inputs {name} has arrays {sorted(arrays)}; the model's inputs are {want} ({shown})")
+    out = []
+    for n, shape, dtype in specs:
+        a = arrays[n]
+        if a.dtype != np.dtype(dtype):
+            raise ModelFileError(f"--inputs {name}: array {n!r} is {a.dtype}, the model's input {n!r} takes {dtype}")
+        if a.ndim != len(shape) or any(d is not None and d != s for d, s in zip(shape, a.shape)):
+            raise ModelFileError(f"--inputs {name}: array {n!r} has shape {tuple(a.shape)}, the model's input {n!r} "
+                                 f"is {_fmt(shape)}")
+        if a.ndim == 0 or a.shape[0] < 1:
+            raise ModelFileError(f"--inputs {name}: array {n!r} needs a batch of at least one row")
+        out.append(a)
+    if len({a.shape[0] for a in out}) > 1:
+        raise ModelFileError(f"--inputs {name}: the arrays have different batch sizes {[a.shape[0] for a in out]}")
+    return out
+
+
+def build(path: str, flavour: str, inputs: str | None, seed: int = SEED, batch: int = BATCH):
+    """(model, input arrays): the case's builder, in the conversion worker."""
+    from cases.inputs import from_specs
+
+    model = load_model(path, flavour)
+    specs = specs_of(model)
+    if inputs:
+        return model, npz_arrays(inputs, specs)
+    return model, from_specs(specs, np.random.default_rng(seed), batch)
+
+
+def check_inputs(path: str, inputs: str) -> str | None:
+    """Whether ``inputs`` fits the model of ``path``: None if it does (or if the model does not load: that
+    is the cell's CASE_ERROR), else the one-line reason.  Runs in a subprocess of the pytest process
+    (``python -m conformance.worker.probe``), which may import TensorFlow."""
+    try:
+        model = load_model(path, flavour_of(path))
+        specs = specs_of(model)
+    except Exception:
+        return None
+    try:
+        npz_arrays(inputs, specs)
+    except ModelFileError as exc:
+        return f"--model {Path(path).name}: {exc}"
+    return None

@@ -1,0 +1,216 @@
+"""The software stacks as data: ``stacks.toml`` read, checked, and turned into tox sections and a CI matrix.
+
+    python -m conformance.stacks list                 # the stacks, one a line (--installable: runnable only)
+    python -m conformance.stacks show NAME            # one stack's pip requirements, one a line
+    python -m conformance.stacks matrix               # GitHub Actions matrix JSON: {"include": [{"stack": ...}]}
+    python -m conformance.stacks tox --write|--check  # tox.ini's generated stack sections
+
+A malformed file or an unknown stack name is one line on stderr and exit code 2; ``tox --check``
+exits 1 when tox.ini is not what stacks.toml generates.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+ROOT = Path(__file__).resolve().parent.parent
+STACKS_FILE = ROOT / "stacks.toml"
+TOX_FILE = ROOT / "tox.ini"
+BEGIN = "# stacks:start (generated from stacks.toml by `python -m conformance.stacks tox --write`; edit stacks.toml, not this block)"
+END = "# stacks:end"
+
+_KEYS = {"name", "description", "python", "extra", "requirements", "keras", "installs", "install_error"}
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+class StacksError(Exception):
+    """stacks.toml is malformed, or a stack is unknown; the message is one line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Stack:
+    name: str
+    description: str
+    python: str
+    requirements: tuple[str, ...]
+    extra: str | None = None
+    keras: str = ""
+    installs: bool = True
+    install_error: str = ""
+
+    def pip_args(self, suite: str = ".") -> list[str]:
+        """What pip installs for this stack: the suite (with its extra) and the pinned requirements."""
+        return [f"{suite}[{self.extra}]" if self.extra else suite, *self.requirements]
+
+
+def parse(data: dict, source: str = "stacks.toml") -> list[Stack]:
+    unknown_top = set(data) - {"stack"}
+    if unknown_top:
+        raise StacksError(f"{source}: unknown top-level key(s) {sorted(unknown_top)}; stacks go in [[stack]] tables")
+    raw_stacks = data.get("stack")
+    if not isinstance(raw_stacks, list) or not raw_stacks:
+        raise StacksError(f"{source}: no stacks; write one [[stack]] table per stack")
+    out: list[Stack] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(raw_stacks, start=1):
+        where = f"{source}: stack #{i}"
+        if not isinstance(raw, dict):
+            raise StacksError(f"{where}: must be a table")
+        unknown = set(raw) - _KEYS
+        if unknown:
+            raise StacksError(f"{where}: unknown key(s) {sorted(unknown)} (allowed: {sorted(_KEYS)})")
+        name = raw.get("name")
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise StacksError(f"{where}: 'name' must be lower-case letters, digits and dashes, e.g. 'tf215-tf2onnx116'")
+        where = f"{source}: stack {name!r}"
+        if name in seen:
+            raise StacksError(f"{where}: named twice")
+        seen.add(name)
+        for key in ("description", "python"):
+            if not isinstance(raw.get(key), str) or not raw[key].strip():
+                raise StacksError(f"{where}: '{key}' must be a non-empty string")
+        reqs = raw.get("requirements")
+        if not isinstance(reqs, list) or not all(isinstance(r, str) for r in reqs):
+            raise StacksError(f"{where}: 'requirements' must be a list of requirement strings (may be empty)")
+        for r in reqs:
+            try:
+                Requirement(r)
+            except InvalidRequirement:
+                raise StacksError(f"{where}: requirement {r!r} is not a requirement such as 'onnx==1.14.1'") from None
+        extra = raw.get("extra")
+        if extra is not None and (not isinstance(extra, str) or not extra.strip()):
+            raise StacksError(f"{where}: 'extra' must be the name of one of the suite's extras")
+        if not reqs and not extra:
+            raise StacksError(f"{where}: give 'requirements' or an 'extra'; a stack with neither installs nothing")
+        installs = raw.get("installs", True)
+        if not isinstance(installs, bool):
+            raise StacksError(f"{where}: 'installs' must be true or false")
+        error = raw.get("install_error", "")
+        if not isinstance(error, str):
+            raise StacksError(f"{where}: 'install_error' must be a string")
+        if not installs and not error.strip():
+            raise StacksError(f"{where}: installs = false needs the installer's error in 'install_error'")
+        keras = raw.get("keras", "")
+        if not isinstance(keras, str):
+            raise StacksError(f"{where}: 'keras' must be a string")
+        out.append(Stack(name=name, description=raw["description"].strip(), python=raw["python"].strip(),
+                         requirements=tuple(reqs), extra=extra, keras=keras, installs=installs,
+                         install_error=error.strip()))
+    return out
+
+
+def load(path: str | Path = STACKS_FILE) -> list[Stack]:
+    p = Path(path)
+    if not p.is_file():
+        raise StacksError(f"stacks file {p}: no such file")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise StacksError(f"stacks file {p}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise StacksError(f"stacks file {p}: not UTF-8 text") from None
+    return parse(data, source=str(p))
+
+
+def get(stacks: list[Stack], name: str) -> Stack:
+    for s in stacks:
+        if s.name == name:
+            return s
+    raise StacksError(f"unknown stack {name!r}; stacks: {', '.join(s.name for s in stacks)}")
+
+
+def tox_block(stacks: list[Stack]) -> str:
+    """tox.ini's stack sections: one environment per installable stack, labelled ``stacks``."""
+    lines = [BEGIN]
+    for s in stacks:
+        if not s.installs:
+            lines += [f"# {s.name}: not installable ({s.install_error})"]
+            continue
+        lines += ["", f"[testenv:{s.name}]", f"description = {s.description}",
+                  f"base_python = python{s.python}", "labels = stacks"]
+        if s.extra:
+            lines.append(f"extras = {s.extra}")
+        if s.requirements:
+            lines.append("deps =")
+            lines += [f"    {r}" for r in s.requirements]
+    lines += ["", END]
+    return "\n".join(lines) + "\n"
+
+
+def tox_with_block(text: str, block: str) -> str:
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        raise StacksError(f"tox.ini has no generated block (the lines '{BEGIN[:16]}...' and '{END}'); add them once")
+    rest = text[end + len(END):]
+    return text[:start] + block + (rest[1:] if rest.startswith("\n") else rest)
+
+
+def github_matrix(stacks: list[Stack]) -> dict:
+    return {"include": [{"stack": s.name, "python": s.python} for s in stacks if s.installs]}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = _Parser(prog="python -m conformance.stacks", description="The software stacks of stacks.toml.")
+    p.add_argument("--file", default=str(STACKS_FILE), help="the stacks file (default: the checkout's stacks.toml)")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    ls = sub.add_parser("list", help="the stacks, one name a line")
+    ls.add_argument("--installable", action="store_true", help="only the stacks that install (the runnable ones)")
+    ls.add_argument("--sep", default="\n", help="separator (default: newline; ',' for tox -e)")
+    sh = sub.add_parser("show", help="one stack's pip requirements, one a line")
+    sh.add_argument("name")
+    sub.add_parser("matrix", help="GitHub Actions matrix JSON over the installable stacks")
+    t = sub.add_parser("tox", help="tox.ini's generated stack sections")
+    g = t.add_mutually_exclusive_group()
+    g.add_argument("--write", action="store_true", help="rewrite the generated block of tox.ini")
+    g.add_argument("--check", action="store_true", help="exit 1 if tox.ini's block is not what stacks.toml generates")
+    t.add_argument("--tox-ini", default=str(TOX_FILE), help="the tox.ini to write or check")
+    args = p.parse_args(argv)
+    try:
+        stacks = load(args.file)
+        if args.command == "list":
+            names = [s.name for s in stacks if s.installs or not args.installable]
+            print(args.sep.join(names))
+        elif args.command == "show":
+            for r in get(stacks, args.name).pip_args():
+                print(r)
+        elif args.command == "matrix":
+            print(json.dumps(github_matrix(stacks)))
+        elif args.command == "tox":
+            block = tox_block(stacks)
+            if not (args.write or args.check):
+                sys.stdout.write(block)
+                return 0
+            ini = Path(args.tox_ini)
+            if not ini.is_file():
+                raise StacksError(f"{ini}: no such file")
+            text = ini.read_text(encoding="utf-8")
+            new = tox_with_block(text, block)
+            if args.check:
+                if new != text:
+                    print(f"{ini} is out of date with {args.file}: run python -m conformance.stacks tox --write",
+                          file=sys.stderr)
+                    return 1
+                print(f"{ini} is up to date with {args.file}")
+            else:
+                ini.write_text(new, encoding="utf-8")
+                print(f"wrote the stack sections of {ini} ({sum(s.installs for s in stacks)} environments)")
+    except StacksError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

