@@ -15,7 +15,6 @@ import dataclasses
 import json
 import re
 import sys
-import tomllib
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -107,16 +106,9 @@ def parse(data: dict, source: str = "stacks.toml") -> list[Stack]:
 
 
 def load(path: str | Path = STACKS_FILE) -> list[Stack]:
-    p = Path(path)
-    if not p.is_file():
-        raise StacksError(f"stacks file {p}: no such file")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise StacksError(f"stacks file {p}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise StacksError(f"stacks file {p}: not UTF-8 text") from None
-    return parse(data, source=str(p))
+    from conformance.tomlfile import read_toml
+
+    return parse(read_toml(path, "stacks file", StacksError), source=str(path))
 
 
 def get(stacks: list[Stack], name: str) -> Stack:

@@ -10,7 +10,9 @@ import json
 import sys
 from pathlib import Path
 
+from conformance.run.expectations import ExpectationsError
 from conformance.run.results import ResultsError
+from conformance.stacks import StacksError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -146,13 +148,9 @@ def _propose(args) -> int:
     docs = [(str(p), load(p)) for p in args.results]
     xpass: list[dict] = []
     if args.expectations:
-        from conformance.run.expectations import ExpectationsError, load as load_expectations
+        from conformance.run.expectations import load as load_expectations
 
-        try:
-            entries = load_expectations(args.expectations)
-        except ExpectationsError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        entries = load_expectations(args.expectations)
         judged = [(label, rejudge(doc, entries)) for label, doc in docs]
         docs = [(label, doc) for label, (doc, _) in judged]
         xpass = [r for _, (_, xp) in judged for r in xp]
@@ -179,13 +177,9 @@ def _stacks(args) -> int:
 
     entries = None
     if args.expectations:
-        from conformance.run.expectations import ExpectationsError, load as load_expectations
+        from conformance.run.expectations import load as load_expectations
 
-        try:
-            entries = load_expectations(args.expectations)
-        except ExpectationsError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        entries = load_expectations(args.expectations)
     print(f"wrote {render_files(args.results, args.output, stacks_file=args.stacks_file, title=args.title, expectations=entries)}")
     return 0
 
@@ -195,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"html": _html, "diff": _diff, "merge": _merge, "rebuild": _rebuild, "baseline": _baseline,
                 "overhead": _overhead, "propose": _propose, "stacks": _stacks}[args.command](args)
-    except ResultsError as exc:
+    except (ResultsError, ExpectationsError, StacksError) as exc:  # bad input: its one line, exit 2
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

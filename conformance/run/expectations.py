@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import tomllib
 from pathlib import Path
 from typing import Mapping
 
@@ -193,16 +192,9 @@ def parse(data: Mapping, source: str = "<expectations>") -> list[Expectation]:
 def load(path: str | Path | None) -> list[Expectation]:
     if path is None:
         return []
-    p = Path(path)
-    if not p.is_file():
-        raise ExpectationsError(f"expectations file {p}: no such file")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ExpectationsError(f"expectations file {p}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise ExpectationsError(f"expectations file {p}: not UTF-8 text") from None
-    return parse(data, source=str(p))
+    from conformance.tomlfile import read_toml
+
+    return parse(read_toml(path, "expectations file", ExpectationsError), source=str(path))
 
 
 class Matcher:
