@@ -72,8 +72,9 @@ def pytest_addoption(parser):
                 help="how command-line converters (python -m tf2onnx.convert) start: warm = a fork of a server that "
                      "preloaded TensorFlow and the converter (default), fresh = a new interpreter per call")
     g.addoption("--worker-memory", default=None, metavar="GIB",
-                help="memory limit of each conversion worker and its children in GiB; a cell that exceeds it is "
-                     "CRASH 'out of memory' (default: 85 %% of the machine's memory split between xdist workers; 0: none)")
+                help="hard memory limit of each conversion worker and its children in GiB; a cell that exceeds it is "
+                     "CRASH 'out of memory' (default: a worker over its share, 85 %% of the machine's memory split "
+                     "between xdist workers, is stopped only when the machine runs out of memory; 0: no check)")
     g.addoption("--baseline", default=None, metavar="RESULTS_JSON",
                 help="compare the run with this results (or baseline) file; a cell that regressed from "
                      "PASS/XFAIL fails the run")

@@ -147,3 +147,16 @@ def test_preload_of_a_modules_imports_does_not_run_the_module(tmp_path, monkeypa
         assert "found in sys.modules" not in done.stderr      # runpy's warning for a preloaded __main__
     finally:
         lau.close()
+
+
+def test_memory_decision_hard_limit_and_machine_pressure():
+    from conformance.worker.pool import over_memory
+
+    G = 2**30
+    assert over_memory(3 * G, 2 * G, True, available=20 * G) and over_memory(1 * G, 2 * G, True, 20 * G) is None
+    # the default share is not a hard limit: over it, a worker is stopped only when the machine runs out
+    assert over_memory(11 * G, 10 * G, False, available=8 * G, reserve=1 * G) is None
+    why = over_memory(11 * G, 10 * G, False, available=G // 2, reserve=1 * G)
+    assert why and "running out of memory" in why
+    assert over_memory(9 * G, 10 * G, False, available=G // 2, reserve=1 * G) is None   # under its share: left alone
+    assert over_memory(11 * G, 0, True, available=0) is None                              # 0: no check

@@ -34,11 +34,12 @@ import numpy as np
 
 from conformance.checks.compare import compare, tolerance_for
 from conformance.errors import error_text
+from conformance.run.statuses import DIVERGE
 
 ENV = "CONFORMANCE_DIVERGENCE"
 METHODS = ("onnx-outputs", "bisect")
 #: statuses (observed) for which the search runs
-STATUSES = frozenset({"MISMATCH", "RUNTIME_ERROR", "SIGNATURE"})
+STATUSES = DIVERGE  # the status table says which failing cells get a search
 #: longest layer config kept in a record (characters of JSON)
 CONFIG_LIMIT = 1500
 

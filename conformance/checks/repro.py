@@ -21,12 +21,13 @@ import numpy as np
 from cases.api import NO_KERAS, TF_KERAS
 from conformance.checks.compare import tolerance_for
 from conformance.errors import error_text
+from conformance.run.statuses import REPRO_WITHOUT_MODEL
 
 SCRIPT = "repro.py"
 MODEL = "model.keras"
 INPUTS = "inputs.npz"
 #: statuses whose repro needs no model (the failure comes before it)
-NO_MODEL = frozenset({"UNAVAILABLE"})
+NO_MODEL = REPRO_WITHOUT_MODEL
 
 
 def cell_dir(root: Path, cell_id: str) -> Path:

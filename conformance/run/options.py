@@ -35,8 +35,10 @@ class Settings:
     stack: str
     #: how command-line converters start: "warm" (fork of a preloaded server) or "fresh" (new interpreter)
     cli_launch: str = "warm"
-    #: memory limit of one conversion worker and its children, in bytes (0: none)
+    #: memory of one conversion worker and its children, in bytes (0: no check): a hard limit when given
+    #: with --worker-memory, else the worker's share of the machine, enforced only when the machine runs out
     worker_memory: int = 0
+    worker_memory_hard: bool = False
     #: saved model files as cases (--model, with --inputs): module references ``model:PATH[|INPUTS]``
     #: (cases.files); when there are any, the built-in case families are left out
     models: tuple[str, ...] = ()
@@ -184,6 +186,7 @@ def settings_from(getoption, rootdir: Path, max_opset: int, packaged_expectation
         cli_launch=_cli_launch(getoption("cli_launch")),
         worker_memory=default_worker_memory() if getoption("worker_memory") is None
         else parse_memory(getoption("worker_memory")),
+        worker_memory_hard=getoption("worker_memory") is not None,
         models=parse_models(_option(getoption, "model"), _option(getoption, "inputs")),
     )
 

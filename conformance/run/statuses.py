@@ -98,4 +98,9 @@ NOT_TRIED = frozenset(s.value for s, f in TABLE.items() if not f.tried)
 FUZZ_FINE = frozenset(s for s, f in TABLE.items() if f.fuzz == "fine")
 FUZZ_DISCARDED = frozenset(s for s, f in TABLE.items() if f.fuzz == "discard")
 SHORT = {s.value: f.short for s, f in TABLE.items()}
+#: observed statuses of a failing cell for which the first divergent layer is searched (the converted
+#: model exists and ran, or could be made to run layer by layer)
+DIVERGE = frozenset({Status.MISMATCH.value, Status.RUNTIME_ERROR.value, Status.SIGNATURE.value})
+#: observed statuses whose standalone repro saves no model (the converter cannot even be imported)
+REPRO_WITHOUT_MODEL = frozenset({Status.UNAVAILABLE.value})
 ORDER = [s.value for s in Status]

@@ -81,6 +81,46 @@ def group_rss(pgid: int) -> int:
     return total
 
 
+#: the machine is running out of memory when less than this is available (bytes): max(1 GiB, 5 % of RAM)
+def memory_reserve() -> int:
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        total = 0
+    return max(2**30, total // 20)
+
+
+def available_memory() -> int | None:
+    """MemAvailable from /proc/meminfo in bytes (None where it cannot be read)."""
+    try:
+        with open("/proc/meminfo", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def over_memory(held: int, limit: int, hard: bool, available: int | None, reserve: int | None = None) -> str | None:
+    """Why a worker that holds ``held`` bytes must be stopped, or None.
+
+    hard (``--worker-memory`` given): over ``limit``.  Default (a share of the machine, not hard): over
+    its share *and* the machine is about to run out (MemAvailable under the reserve), so a heavy but
+    legitimate conversion (two ResNet50 conversions at once hold ~10 GiB each) is not killed while
+    the machine still has room, and a runaway converter is stopped before the kernel's OOM killer
+    picks a process of its own choosing."""
+    if not limit or held <= limit:
+        return None
+    if hard:
+        return f"the conversion worker and its processes held {_gib(held)}, over the limit of {_gib(limit)} (--worker-memory)"
+    reserve = memory_reserve() if reserve is None else reserve
+    if available is not None and available < reserve:
+        return (f"the machine was running out of memory ({_gib(available)} available) while the conversion worker and "
+                f"its processes held {_gib(held)}, over its share of {_gib(limit)} (--worker-memory sets a hard limit)")
+    return None
+
+
 def _gib(n: int) -> str:
     return f"{n / 2**30:.2f} GiB"
 
@@ -96,7 +136,7 @@ def _signal_name(returncode: int) -> str:
 
 class Worker:
     def __init__(self, run_dir: Path, threads: int, log_path: Path, extra_env: dict | None = None,
-                 command: list[str] | None = None, memory_limit: int = 0):
+                 command: list[str] | None = None, memory_limit: int = 0, memory_hard: bool = True):
         env = dict(os.environ)
         env.update(WORKER_ENV)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
@@ -114,6 +154,7 @@ class Worker:
                                      cwd=str(PROJECT_ROOT), env=env, start_new_session=True)
         self._buf = b""
         self.memory_limit = int(memory_limit or 0)
+        self.memory_hard = memory_hard
         self.peak_rss = 0
 
     def alive(self) -> bool:
@@ -148,12 +189,12 @@ class Worker:
             if self.memory_limit:
                 rss = group_rss(self.proc.pid)
                 self.peak_rss = max(self.peak_rss, rss)
-                if rss > self.memory_limit:
+                why = over_memory(rss, self.memory_limit, self.memory_hard, available_memory())
+                if why:
                     self.kill()
                     tail = self._log_tail(start)
-                    return _isolation("CRASH", f"out of memory: the conversion worker and its processes held "
-                                      f"{_gib(rss)}, over the limit of {_gib(self.memory_limit)} (--worker-memory); "
-                                      "worker killed" + (f"; last log lines: {tail}" if tail else ""))
+                    return _isolation("CRASH", f"out of memory: {why}; worker killed"
+                                      + (f"; last log lines: {tail}" if tail else ""))
             ready, _, _ = select.select([fd], [], [], min(remaining, MEMORY_POLL_SECONDS if self.memory_limit else 1.0))
             if not ready:
                 continue
@@ -204,12 +245,13 @@ class WorkerPool:
     """One worker at a time for a test process; replaced when it dies or overruns."""
 
     def __init__(self, run_dir: Path, threads: int, extra_env: dict | None = None, command: list[str] | None = None,
-                 memory_limit: int = 0):
+                 memory_limit: int = 0, memory_hard: bool = True):
         self.run_dir = Path(run_dir)
         self.threads = threads
         self.extra_env = extra_env
         self.command = command
         self.memory_limit = memory_limit
+        self.memory_hard = memory_hard
         self._worker: Worker | None = None
         self._started = 0
 
@@ -219,7 +261,7 @@ class WorkerPool:
                 self._worker.close()
             self._started += 1
             self._worker = Worker(self.run_dir, self.threads, self.run_dir / "logs" / f"worker-{os.getpid()}-{self._started}.log",
-                                  self.extra_env, self.command, self.memory_limit)
+                                  self.extra_env, self.command, self.memory_limit, self.memory_hard)
         result = self._worker.request(task, timeout)
         if not self._worker.alive():
             self._worker.close()
