@@ -29,11 +29,16 @@ CaseLoadError = ModuleLoadError
 
 
 def builtin_modules() -> list[str]:
+    """``cases.<module>`` and ``cases.<package>.<module>`` (the layer library, ``cases.layers.conv``, ...)."""
     import cases
 
-    names = [m.name for m in pkgutil.iter_modules(cases.__path__)
-             if not m.name.startswith("_") and m.name not in _NOT_CASE_MODULES]
-    return [f"cases.{n}" for n in sorted(names)]
+    found = []
+    for m in pkgutil.walk_packages(cases.__path__, prefix="cases."):
+        leaf = m.name.rsplit(".", 1)[-1]
+        if m.ispkg or leaf.startswith("_") or leaf in _NOT_CASE_MODULES:
+            continue
+        found.append(m.name)
+    return sorted(found)
 
 
 def import_module(ref: str, what: str = "case module"):

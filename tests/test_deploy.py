@@ -87,3 +87,53 @@ def test_cell_fact_policy(tmp_path, monkeypatch, mode, checked):
     assert len(calls) == sum(1 for c in checked if c)
     if mode == "once":
         assert got[1]["checked_at_opset"] == 13
+
+
+def _server_run(tmp_path, server, name, model, expected=None):
+    x = np.array([[-1.0, 0.5, 2.0], [3.0, -4.0, 0.0]], dtype="float32")
+    want = np.maximum(x, 0) if expected is None else expected
+    return deploy.check(model, ["y"], [{"x": x}], [[want]], tmp_path / name, 1, server=server)
+
+
+def test_server_answers_many_models_from_one_process(tmp_path):
+    server = deploy.DeployServer(1, tmp_path / "child.log")
+    try:
+        first = _server_run(tmp_path, server, "a", _model())
+        pid = server.proc.pid
+        wrong = _server_run(tmp_path, server, "b", _model(), expected=np.zeros((2, 3), "float32"))
+        third = _server_run(tmp_path, server, "c", _model())
+        assert first["ok"] and third["ok"] and first["forbidden_modules_loaded"] == []
+        assert not wrong["ok"] and "differ" in wrong["error"]
+        assert server.proc.pid == pid  # one interpreter for all three
+    finally:
+        server.close()
+
+
+def test_server_that_dies_fails_one_request_and_is_restarted(tmp_path):
+    server = deploy.DeployServer(1, tmp_path / "child.log")
+    try:
+        assert _server_run(tmp_path, server, "a", _model())["ok"]
+        pid = server.proc.pid
+        server.proc.kill()
+        server.proc.wait()
+        assert _server_run(tmp_path, server, "b", _model())["ok"] and server.proc.pid != pid  # restarted
+        # a child that dies while it holds a request (a segfault inside onnxruntime): that request fails
+        server.proc = deploy.subprocess.Popen(
+            [sys.executable, "-c", "import sys; sys.stdin.readline(); sys.exit(3)"],
+            stdin=deploy.subprocess.PIPE, stdout=deploy.subprocess.PIPE, bufsize=0)
+        died = _server_run(tmp_path, server, "c", _model())
+        assert not died["ok"] and "exit code 3" in died["error"]
+        assert _server_run(tmp_path, server, "d", _model())["ok"]
+    finally:
+        server.close()
+
+
+def test_server_that_hangs_is_killed_at_the_timeout(tmp_path, monkeypatch):
+    server = deploy.DeployServer(1, tmp_path / "child.log")
+    hang = tmp_path / "hang.py"
+    hang.write_text("import time\ntime.sleep(60)\n")
+    monkeypatch.setattr(deploy.sys, "executable", sys.executable)
+    server.proc = deploy.subprocess.Popen([sys.executable, str(hang)], stdin=deploy.subprocess.PIPE,
+                                          stdout=deploy.subprocess.PIPE, bufsize=0)
+    answer, error = server.ask(tmp_path, timeout=1.0)
+    assert answer is None and "more than 1 s" in error and server.proc is None

@@ -1,5 +1,10 @@
 """The ORT-only deployability child: ``python -I -m conformance.checks.deploy_child DIR THREADS``.
 
+``python -I -m conformance.checks.deploy_child --serve THREADS`` is the same child kept alive by a
+worker: it reads one DIR per line on stdin and answers each with one JSON line, so a run pays the
+interpreter and onnxruntime start once per worker instead of once per checked cell.  The check for
+TensorFlow/Keras modules runs after every model, so the process stays ORT-only for its whole life.
+
 Loads DIR/model.onnx in onnxruntime alone (no custom-op library), runs it on the feeds the
 worker wrote and checks that it reproduces the worker's outputs; at the end, that no
 TensorFlow or Keras module was loaded.  It imports numpy, onnxruntime and, from this suite,
@@ -65,11 +70,7 @@ def _child(folder: Path, threads: int) -> dict:
     return result
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -I -m conformance.checks.deploy_child DIR THREADS", file=sys.stderr)
-        return 2
-    folder, threads = Path(argv[0]), int(argv[1])
+def _one(folder: Path, threads: int) -> dict:
     try:
         result = _child(folder, threads)
     except Exception as exc:  # report as data; the parent flags it
@@ -79,7 +80,31 @@ def main(argv: list[str]) -> int:
     if leaked:
         result["ok"] = False
         result["error"] = f"the onnxruntime-only process loaded {', '.join(result['forbidden_modules_loaded'])}"
-    print(json.dumps(result))
+    return result
+
+
+def serve(threads: int) -> int:
+    """One folder per stdin line, one JSON line per folder on the real stdout (libraries print to stderr)."""
+    import os
+
+    out = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    os.dup2(2, 1)
+    for line in sys.stdin:
+        folder = line.strip()
+        if not folder:
+            continue
+        out.write(json.dumps(_one(Path(folder), threads)) + "\n")
+        out.flush()
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "--serve":
+        return serve(int(argv[1]))
+    if len(argv) != 2:
+        print("usage: python -I -m conformance.checks.deploy_child DIR THREADS", file=sys.stderr)
+        return 2
+    print(json.dumps(_one(Path(argv[0]), int(argv[1]))))
     return 0
 
 

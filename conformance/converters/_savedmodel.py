@@ -17,7 +17,11 @@ def saved_model(model, ctx: ConvertContext) -> tuple[Path, list[str], str]:
     def make():
         path = ctx.case_dir / "saved_model"
         if ctx.case.keras == KERAS and keras_major() >= 3:
-            model.export(str(path), format="tf_saved_model", verbose=False)
+            import inspect
+
+            # Model.export(verbose=) came with Keras 3.6; older Keras 3 prints its summary regardless
+            quiet = {"verbose": False} if "verbose" in inspect.signature(model.export).parameters else {}
+            model.export(str(path), format="tf_saved_model", **quiet)
             how = 'model.export(path, format="tf_saved_model")'
             keys = [f"output_{i}" for i in range(len(ctx.outputs))]
             if len(ctx.outputs) == 1:

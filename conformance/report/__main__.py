@@ -1,4 +1,4 @@
-"""Command line of the reports: ``python -m conformance.report {html,diff,merge,rebuild,baseline,overhead,propose,stacks}``.
+"""Command line of the reports: ``python -m conformance.report {html,diff,merge,rebuild,baseline,overhead,propose,stacks,layers}``.
 
 Exit codes: 0 done (diff: no regression), 1 diff found regressions, 2 bad input
 (one line on stderr, no traceback).
@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from conformance.report.layers import CoverageError
 from conformance.run.expectations import ExpectationsError
 from conformance.run.results import ResultsError
 from conformance.stacks import StacksError
@@ -67,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--expectations", metavar="FILE",
                     help="judge each cell's observed status against this file first (as a run with it would), "
                          "e.g. runs recorded before an entry was written")
+
+    ly = sub.add_parser("layers", help="layer coverage: which keras.layers classes the cases hold, status per converter")
+    ly.add_argument("results", help="a results.json")
+    ly.add_argument("--min", type=float, default=None, metavar="PERCENT",
+                    help="exit 1 if fewer than this percentage of the inference-relevant classes are covered")
+    ly.add_argument("--json", metavar="FILE", help="also write the coverage as JSON ('-' for stdout instead of the table)")
+    ly.add_argument("--excluded", metavar="TOML", help="the excluded-layers file (default: cases/layers/excluded.toml)")
 
     r = sub.add_parser("rebuild", help="results.json from an interrupted run's results.partial.jsonl")
     r.add_argument("partial", help="the results.partial.jsonl file")
@@ -184,12 +192,31 @@ def _stacks(args) -> int:
     return 0
 
 
+def _layers(args) -> int:
+    from conformance.report.layers import coverage, load_excluded, table_lines
+    from conformance.run.results import load
+
+    cov = coverage(load(args.results), load_excluded(args.excluded) if args.excluded else None)
+    if args.json == "-":
+        print(json.dumps(cov.to_json(), indent=1))
+    else:
+        if args.json:
+            Path(args.json).write_text(json.dumps(cov.to_json(), indent=1) + "\n", encoding="utf-8")
+        for line in table_lines(cov):
+            print(line)
+    if args.min is not None and cov.percent < args.min:
+        print(f"layer coverage {cov.percent:.1f} % is under --min {args.min:g} %", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"html": _html, "diff": _diff, "merge": _merge, "rebuild": _rebuild, "baseline": _baseline,
-                "overhead": _overhead, "propose": _propose, "stacks": _stacks}[args.command](args)
-    except (ResultsError, ExpectationsError, StacksError) as exc:  # bad input: its one line, exit 2
+                "overhead": _overhead, "propose": _propose, "stacks": _stacks,
+                "layers": _layers}[args.command](args)
+    except (ResultsError, ExpectationsError, StacksError, CoverageError) as exc:  # bad input: its one line, exit 2
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

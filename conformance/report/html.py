@@ -24,6 +24,7 @@ from markupsafe import Markup
 
 from conformance.report import diff as diff_mod
 from conformance.report.merge import merge_docs, stacks_meta
+from conformance.report.layers import view as layers_view
 from conformance.report.speedup import load_speedup, speedup_view
 from conformance.run import statuses
 from conformance.run.results import load
@@ -543,6 +544,7 @@ def build_view(doc: dict, *, baseline: dict | None = None, baseline_label: str =
         "baseline_label": baseline_label,
         "change_mark": CHANGE_MARK,
         "speedup": speedup_view(speedup) if speedup is not None else None,
+        "layers": layers_view(doc) if not stacked else None,
         "not_tried": sorted(statuses.NOT_TRIED),
         "data_packed": embed_packed(data),
         "rows_json": embed_json({row["case"]: {k: row[k] for k in ("description", "family", "module", "keras", "tags", "io")}

@@ -4,25 +4,39 @@ from __future__ import annotations
 import dataclasses
 
 from cases.api import Case
+from cases.layers import LAYERS_TAG
 
 
 #: heavy cases carry this tag; the default tier runs them at one opset only
 HEAVY_TAG = "slow"
 #: the opset the default tier runs heavy cases at (the nearest selected one if it is not selected)
 HEAVY_OPSET = 13
+#: the opsets the default tier runs the layer library at (each replaced by the nearest selected one):
+#: 13, the opset most deployments pin, and 18, the newest tf2onnx 1.17 emits
+LAYER_OPSETS = (13, 18)
 TIERS = ("default", "full")
 
 
+def _nearest(opsets, target: int) -> int:
+    return min(opsets, key=lambda o: (abs(o - target), -o))
+
+
 def heavy_opset(opsets) -> int:
-    return min(opsets, key=lambda o: (abs(o - HEAVY_OPSET), -o))
+    return _nearest(opsets, HEAVY_OPSET)
+
+
+def layer_opsets(opsets) -> set[int]:
+    return {_nearest(opsets, o) for o in LAYER_OPSETS}
 
 
 def tiered(cells: list, opsets, tier: str = "default") -> list:
-    """``full``: every cell.  ``default``: heavy (``slow``) cases only at :func:`heavy_opset`."""
+    """``full``: every cell.  ``default``: heavy (``slow``) cases only at :func:`heavy_opset`,
+    layer-library (``layers``) cases only at :func:`layer_opsets`."""
     if tier == "full" or not opsets:
         return list(cells)
-    one = heavy_opset(opsets)
-    return [c for c in cells if HEAVY_TAG not in c.case.tags or c.opset == one]
+    one, layers = heavy_opset(opsets), layer_opsets(opsets)
+    return [c for c in cells
+            if (HEAVY_TAG not in c.case.tags or c.opset == one) and (LAYERS_TAG not in c.case.tags or c.opset in layers)]
 
 
 @dataclasses.dataclass(frozen=True)

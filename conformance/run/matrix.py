@@ -39,6 +39,8 @@ class Matrix:
         self.matcher = expectations_mod.Matcher(self.expectations, self.versions)
         self.work_root = settings.report_dir / ".work" / run_id
         self.run_dir = self.work_root / process_id
+        #: repros that do not depend on the cell (a converter that cannot be imported): one per converter
+        self.shared_repro: dict[tuple, dict] = {}
         #: one worker pool per Keras backend (Converter.backend): a converter's cells run in a worker
         #: started with KERAS_BACKEND set to its backend
         self._pools: dict[str, WorkerPool] = {}
@@ -86,7 +88,7 @@ class Matrix:
         stays as decided; the results are ``record["divergence"]`` and ``record["repro"]``, and the
         divergence's line joins the reason."""
         from conformance.checks.divergence import STATUSES as DIVERGE, summary
-        from conformance.run.statuses import facts as status_facts
+        from conformance.run.statuses import REPRO_WITHOUT_MODEL, facts as status_facts
 
         observed = record["observed_status"]
         if status_facts(observed).outcome != "failed":
@@ -96,8 +98,17 @@ class Matrix:
             return
         want_repro = os.environ.get("CONFORMANCE_REPRO", "on").strip().lower() not in ("off", "0", "no")
         convert = record["stages"].get("convert") or {}
+        cell_id = cell.id
+        shared = None
+        if observed in REPRO_WITHOUT_MODEL and observed not in DIVERGE:
+            # the repro only shows the converter's import failing: the same for every cell of the converter
+            shared = (cell.converter_module, cell.converter, observed)
+            if want_repro and shared in self.shared_repro:
+                record["repro"] = dict(self.shared_repro[shared])
+                return
+            cell_id = f"{cell.converter}-{observed.lower()}"
         task = dict(self.task(cell), kind="diverge", observed_status=observed, reason=record["reason"],
-                    cell_id=cell.id, stages=record["stages"], command=convert.get("command") or "",
+                    cell_id=cell_id, stages=record["stages"], command=convert.get("command") or "",
                     divergence=observed in DIVERGE,
                     repro_dir=str(self.settings.report_dir / "repro") if want_repro else None)
         if not task["divergence"] and not want_repro:
@@ -118,6 +129,8 @@ class Matrix:
                 except ValueError:
                     pass
             record["repro"] = rep
+            if shared is not None and rep.get("ok"):
+                self.shared_repro[shared] = rep
 
     def record(self, cell: Cell, raw: dict, seconds: float) -> dict:
         decision = decide(raw["stages"])

@@ -21,6 +21,7 @@ from cases.api import KERAS, NO_KERAS, TF_KERAS, Case, import_tf_keras
 from cases.inputs import from_specs
 from conformance.loader import find_case
 from conformance.checks.runtime import check_signature, configure_tensorflow_threads, open_session, output_order
+from conformance.checks.layers import keras_inventory, model_layers
 from conformance.checks.validity import check_validity, model_facts
 from conformance.errors import error_text, traceback_tail
 from conformance.checks import deploy, topk
@@ -49,6 +50,8 @@ class Built:
     batches: list[Batch]
     degenerate: list[str]
     seconds: float
+    #: the keras.layers classes the built model holds (walked, wrappers and sublayers included)
+    layers: list[str] = dataclasses.field(default_factory=list)
 
 
 def _seed_everything(case: Case) -> None:
@@ -154,7 +157,16 @@ def build_case(case: Case) -> Built:
     # an input-ignoring answer (the batch mean, a neighbour's answer) that would pass proves the reference weak
     degenerate += [p for (n, _shape, dtype), r in zip(outputs, batches[0].refs)
                    for p in impostor_reasons(n, r, tolerance_for(dtype, case.tolerance))]
-    return Built(model, specs, outputs, batches, degenerate, time.perf_counter() - t0)
+    return Built(model, specs, outputs, batches, degenerate, time.perf_counter() - t0, _layers_of(case, model))
+
+
+def _layers_of(case: Case, model) -> list[str]:
+    if case.keras not in (KERAS, TF_KERAS):
+        return []
+    try:
+        return model_layers(model)
+    except Exception:  # a model the walk does not understand: no coverage claim, no failure
+        return []
 
 
 class WorkerState:
@@ -259,6 +271,13 @@ def run_cell(task: dict, state: WorkerState) -> dict:
     stages["reference"] = {"ok": not built.degenerate, "problems": built.degenerate}
     facts["keras_inputs"] = [{"name": n, "shape": list(s), "dtype": d} for n, s, d in built.inputs]
     facts["keras_outputs"] = [{"name": n, "shape": list(s), "dtype": d} for n, s, d in built.outputs]
+    facts["keras_layers"] = built.layers
+    if case.keras == KERAS and not state.memo.get("_inventory_sent"):
+        state.memo["_inventory_sent"] = True  # once per worker: what keras.layers has, for the coverage report
+        try:
+            facts["layer_inventory"] = keras_inventory()
+        except Exception:
+            pass
     case_dir = state.case_dir(case.module, case.name)
     case_dir.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="cell-", dir=state.run_dir))

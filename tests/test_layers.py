@@ -1,0 +1,144 @@
+"""The layer library's machinery: the walk of a built model, the coverage report, its command, the tier."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from cases.layers import LAYERS_TAG
+from conformance.loader import builtin_modules, load_cases
+from conformance.report import layers as cov_mod
+from conformance.report.__main__ import main as report_main
+from conformance.run.cells import layer_opsets, tiered
+from conformance.run.results import write
+from tests.report_fakes import doc, rec
+
+INVENTORY = {"Conv2D": ["Conv2D", "Convolution2D"], "Dense": ["Dense"], "InputLayer": ["InputLayer"],
+             "LSTM": ["LSTM"], "Layer": ["Layer"], "TFSMLayer": ["TFSMLayer"]}
+
+
+def _with_layers(r: dict, layers: list[str], inventory: dict | None = None) -> dict:
+    r["facts"]["keras_layers"] = layers
+    if inventory:
+        r["facts"]["layer_inventory"] = inventory
+    return r
+
+
+def _fake_run() -> dict:
+    return doc([
+        _with_layers(rec("conv", "tf2onnx-keras", 13, "PASS"), ["Conv2D", "InputLayer"], INVENTORY),
+        _with_layers(rec("conv", "tf2onnx-keras", 18, "MISMATCH"), ["Conv2D", "InputLayer"]),
+        _with_layers(rec("conv", "keras-export", 13, "PASS"), ["Conv2D", "InputLayer"]),
+        _with_layers(rec("mlp", "tf2onnx-keras", 13, "XFAIL"), ["Dense", "InputLayer"]),
+        _with_layers(rec("mlp", "keras-export", 13, "NOT_APPLICABLE"), ["Dense", "InputLayer"]),
+    ])
+
+
+EXCLUDED = {"Layer": "the abstract base", "TFSMLayer": "a SavedModel endpoint", "Gone": "not in this Keras"}
+
+
+def test_coverage_counts_classes_found_in_built_models_aliases_once():
+    cov = cov_mod.coverage(_fake_run(), EXCLUDED)
+    assert [r.name for r in cov.covered] == ["Conv2D", "Dense", "InputLayer"]
+    assert [r.name for r in cov.missing] == ["LSTM"]
+    assert len(cov.relevant) == 4 and cov.percent == pytest.approx(75.0)
+    assert cov.unknown_excluded == ["Gone"]
+    conv = next(r for r in cov.rows if r.name == "Conv2D")
+    assert conv.aliases == ["Conv2D", "Convolution2D"] and conv.cases == ["conv"]
+
+
+def test_status_per_converter_counts_observed_statuses():
+    cov = cov_mod.coverage(_fake_run(), EXCLUDED)
+    row = {r.name: r for r in cov.rows}
+    assert row["Conv2D"].summary("tf2onnx-keras") == "1/2 pass; MISMATCH"
+    assert row["Conv2D"].summary("keras-export") == "PASS 1/1"
+    assert row["Dense"].summary("tf2onnx-keras") == "0/1 pass; MISMATCH"  # the XFAIL counts as what it is
+    assert row["Dense"].summary("keras-export") == "n/a"
+    assert row["LSTM"].summary("keras-export") == ""
+
+
+def test_a_run_without_inventory_is_one_line_error(tmp_path, capsys):
+    d = _fake_run()
+    for r in d["records"]:
+        r["facts"].pop("layer_inventory", None)
+    path = write(d, tmp_path / "results.json")
+    assert report_main(["layers", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no record") and err.count("\n") == 1
+
+
+def test_excluded_entries_need_a_reason(tmp_path, capsys):
+    bad = tmp_path / "excluded.toml"
+    bad.write_text('[Layer]\nreason = ""\n')
+    path = write(_fake_run(), tmp_path / "results.json")
+    assert report_main(["layers", str(path), "--excluded", str(bad)]) == 2
+    assert "needs a reason" in capsys.readouterr().err
+
+
+def test_command_prints_the_table_and_gates_on_min(tmp_path, capsys):
+    ex = tmp_path / "excluded.toml"
+    ex.write_text('[Layer]\nreason = "base"\n[TFSMLayer]\nreason = "endpoint"\n')
+    path = write(_fake_run(), tmp_path / "results.json")
+    assert report_main(["layers", str(path), "--excluded", str(ex), "--min", "75"]) == 0
+    out = capsys.readouterr().out
+    assert "3 of 4 inference-relevant" in out and "LSTM" in out and "TFSMLayer: endpoint" in out
+    assert report_main(["layers", str(path), "--excluded", str(ex), "--min", "90", "--json", "-"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["percent"] == 75.0 and data["covered"] == 3
+
+
+def test_page_has_a_layers_view(tmp_path):
+    from conformance.report.html import page_data, render  # noqa: F401 - page_data: the page stays readable
+
+    html = render(_fake_run())
+    assert 'id="layers-table"' in html and 'href="#case-conv"' in html and 'id="case-conv"' in html
+
+
+def test_layer_library_is_collected_and_tagged():
+    mods = builtin_modules()
+    assert "cases.layers.merging" in mods and "cases.layers._check" not in mods
+    lib = [c for c in load_cases(mods) if c.module.startswith("cases.layers.")]
+    assert lib and all(LAYERS_TAG in c.tags for c in lib)
+
+
+class _Cell:
+    def __init__(self, name, tags, opset):
+        self.case = type("C", (), {"name": name, "tags": frozenset(tags)})()
+        self.opset = opset
+
+
+def test_default_tier_runs_the_layer_library_at_two_opsets():
+    opsets = (9, 11, 13, 15, 17, 18)
+    cells = [_Cell(n, t, o) for n, t in (("seed", ()), ("conv", {LAYERS_TAG})) for o in opsets]
+    default = tiered(cells, opsets)
+    assert [(c.case.name, c.opset) for c in default if c.case.name == "conv"] == [("conv", 13), ("conv", 18)]
+    assert len([c for c in default if c.case.name == "seed"]) == len(opsets)
+    assert tiered(cells, opsets, "full") == cells
+    assert layer_opsets((9, 11)) == {11}
+
+
+WALK = r"""
+import json, os
+os.environ["KERAS_BACKEND"] = "tensorflow"
+import keras
+from conformance.checks.layers import model_layers, keras_inventory
+x = keras.Input((6, 8))
+y = keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True))(x)
+y = keras.layers.MultiHeadAttention(2, 4)(y, y)
+y = keras.layers.TimeDistributed(keras.layers.Dense(3))(y)
+inv = keras_inventory()
+print(json.dumps({"layers": model_layers(keras.Model(x, y)), "conv2d": inv["Conv2D"], "n": len(inv)}))
+"""
+
+
+def test_walk_finds_wrapped_cells_and_sublayers():
+    out = subprocess.run([sys.executable, "-c", WALK], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert {"Bidirectional", "LSTM", "LSTMCell", "MultiHeadAttention", "EinsumDense", "TimeDistributed",
+            "Dense", "InputLayer"} <= set(got["layers"])
+    assert "Functional" not in got["layers"]
+    assert got["conv2d"] == ["Conv2D", "Convolution2D"]
+    assert got["n"] > 100
