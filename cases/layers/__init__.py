@@ -7,8 +7,8 @@ can hold are listed with their reason in ``excluded.toml`` beside this file; ``p
 conformance.report layers`` says which classes the cases cover (found by walking the built
 models) and how each converter fares on them.
 
-Every case here carries the ``layers`` tag: the default tier runs it at two opsets
-(:data:`conformance.run.cells.LAYER_OPSETS`), ``--tier full`` at every selected opset.
+Every case here carries the ``layers`` tag: the default tier runs it at one opset, 18 or the
+nearest selected (:data:`conformance.run.cells.LAYER_OPSETS`), ``--tier full`` at every selected opset.
 """
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from cases.api import Tolerance
 from cases.layers import model_case, uniform
 
 FAMILY = "augmentation"
@@ -49,12 +50,18 @@ def _build_equalization_in_pipeline(kwargs: dict):
     return keras.Model(x, keras.layers.Conv2D(4, 3, name="head")(y))
 
 
+#: 0..255 pixels through a 3x3x3 convolution give outputs up to a few hundred; float32 summation in
+#: another order (JAX's export) was observed off by 6.1e-5 on elements near zero, which the default
+#: atol 1e-5 calls a mismatch.  1e-3 is still far below any input-ignoring answer (the impostor guard).
+IMAGE_TOLERANCE = Tolerance(rtol=1e-4, atol=1e-3)
+
+
 def _aug(name: str, cls: str, sequential: bool = False, **kwargs):
     args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
     build = _build_sequential if sequential else _build_augment
     kind = "Sequential" if sequential else "Input"
     return model_case(f"aug_{name}", FAMILY, partial(build, cls, dict(kwargs)), partial(uniform, IMAGE, 0.0, 255.0),
-                      description=f"{kind}{IMAGE} -> {cls}({args}) -> Conv2D(4, 3); the layer is an identity "
+                      tolerance=IMAGE_TOLERANCE, description=f"{kind}{IMAGE} -> {cls}({args}) -> Conv2D(4, 3); the layer is an identity "
                                   f"at inference")
 
 
@@ -87,7 +94,7 @@ CASES = [
     _aug("max_num_bounding_boxes", "MaxNumBoundingBoxes", max_number=4),
     _aug("equalization", "Equalization", sequential=True, bins=64),
     model_case("aug_equalization_in_pipeline", FAMILY, partial(_build_equalization_in_pipeline, {"bins": 64}),
-               partial(uniform, IMAGE, 0.0, 255.0),
+               partial(uniform, IMAGE, 0.0, 255.0), tolerance=IMAGE_TOLERANCE,
                description="Input(12, 10, 3) -> Pipeline([Equalization(bins=64)]) -> Conv2D(4, 3); an identity at "
                            "inference, in a functional model"),
     _aug("solarization", "Solarization", addition_factor=0.5, threshold_factor=0.5, seed=1),

@@ -41,6 +41,8 @@ class Matrix:
         self.run_dir = self.work_root / process_id
         #: repros that do not depend on the cell (a converter that cannot be imported): one per converter
         self.shared_repro: dict[tuple, dict] = {}
+        #: converters whose import failed in this process's worker: (module, name, backend) -> availability stage
+        self.unavailable: dict[tuple, dict] = {}
         #: one worker pool per Keras backend (Converter.backend): a converter's cells run in a worker
         #: started with KERAS_BACKEND set to its backend
         self._pools: dict[str, WorkerPool] = {}
@@ -77,7 +79,16 @@ class Matrix:
 
     def run(self, cell: Cell) -> dict:
         t0 = time.perf_counter()
-        raw = self.pool_for(cell).run(self.task(cell), self.settings.timeout)
+        key = (cell.converter_module, cell.converter, self.converters[cell.converter][1].backend)
+        if key in self.unavailable:
+            # the worker caches a converter's import for its life: the answer is the one it already gave
+            raw = {"stages": {"availability": dict(self.unavailable[key], reused=True)},
+                   "facts": {"converter_version": None}}
+        else:
+            raw = self.pool_for(cell).run(self.task(cell), self.settings.timeout)
+            stages = raw.get("stages") or {}
+            if list(stages) == ["availability"] and stages["availability"].get("ok") is False:
+                self.unavailable[key] = stages["availability"]
         record = self.record(cell, raw, time.perf_counter() - t0)
         self.explain_failure(cell, record)
         return record
