@@ -114,13 +114,24 @@ def runs_matrix(config) -> bool:
 
 
 class _XdistHooks:
-    """Hands the controller's run id to xdist workers."""
+    """Hands the controller's run id to xdist workers, and keeps each case's cells on one worker."""
 
     def __init__(self, run_id: str):
         self.run_id = run_id
 
     def pytest_configure_node(self, node):
         node.workerinput["conformance_run_id"] = self.run_id
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_xdist_make_scheduler(self, config, log):
+        """``-n N`` (xdist's ``--dist load``) becomes ``--dist loadgroup`` for a matrix run: every cell carries
+        ``xdist_group(case)``, so a worker builds each case once and reuses its exports, frozen graphs and
+        conversions; the other ``--dist`` modes are left as asked."""
+        if config.getoption("dist") != "load":
+            return None
+        from xdist.scheduler import LoadGroupScheduling
+
+        return LoadGroupScheduling(config, log)
 
 
 def pytest_configure(config):
@@ -191,13 +202,16 @@ def _check_model_inputs(config) -> None:
 def pytest_generate_tests(metafunc):
     if "cell" not in metafunc.fixturenames:
         return
-    from conformance.run.cells import tiered
+    from conformance.run.cells import HEAVY_TAG, tiered
 
     matrix = metafunc.config.stash.get(_MATRIX, None)
     if matrix is None:  # collected although the session's paths did not look like a matrix run
         matrix = _activate(metafunc.config)
     params = []
-    for cell in tiered(matrix.cells(), matrix.settings.opsets, metafunc.config.getoption("tier")):
+    cells = tiered(matrix.cells(), matrix.settings.opsets, metafunc.config.getoption("tier"))
+    # heavy cases first: spread between xdist workers early, they cannot leave one worker busy at the end
+    cells.sort(key=lambda c: HEAVY_TAG not in c.case.tags)
+    for cell in cells:
         marks = [getattr(pytest.mark, t) for t in sorted(cell.case.tags)]
         marks.append(pytest.mark.xdist_group(cell.case.name))
         params.append(pytest.param(cell, id=cell.id, marks=marks))
