@@ -2,7 +2,8 @@
 
 All offline, all with random initial weights (``weights=None``): nothing is ever
 downloaded.  These cases are heavy, so they carry the ``slow`` tag: the default
-tier runs them at one opset, ``--tier full`` at every selected opset.
+tier runs them only when ``-m`` asks for them (``-m slow``), at one opset;
+``--tier full`` at every selected opset.
 
 - ``hub_efficientnetb0_binary``: the seed's EfficientNet B0 classifier.  A local
   hub module (tf_keras EfficientNetB0 feature vector, pooling avg, saved with

@@ -64,8 +64,9 @@ def pytest_addoption(parser):
     g.addoption("--keep-onnx", action="store_true", default=False,
                 help="keep every converted model under REPORT_DIR/onnx/")
     g.addoption("--tier", default="default", choices=("default", "full"),
-                help="default: heavy cases (tag slow) at one opset (13, or the selected opset nearest it); "
-                     "full: every case at every selected opset")
+                help="default: heavy cases (tag slow) only when -m asks for them (-m slow), at one opset (13, or the "
+                     "selected opset nearest it), and the layer library (tag layers) at opset 18 (or the nearest "
+                     "selected); full: every case at every selected opset")
     g.addoption("--stack", default=None, metavar="NAME",
                 help="label of the software stack in the results (default: $CONFORMANCE_STACK or 'default')")
     g.addoption("--cli-launch", default=None, metavar="warm|fresh",
@@ -208,7 +209,8 @@ def pytest_generate_tests(metafunc):
     if matrix is None:  # collected although the session's paths did not look like a matrix run
         matrix = _activate(metafunc.config)
     params = []
-    cells = tiered(matrix.cells(), matrix.settings.opsets, metafunc.config.getoption("tier"))
+    asked_heavy = HEAVY_TAG in (metafunc.config.getoption("markexpr") or "")  # -m slow, -m "seed or slow", ...
+    cells = tiered(matrix.cells(), matrix.settings.opsets, metafunc.config.getoption("tier"), heavy=asked_heavy)
     # heavy cases first: spread between xdist workers early, they cannot leave one worker busy at the end
     cells.sort(key=lambda c: HEAVY_TAG not in c.case.tags)
     for cell in cells:

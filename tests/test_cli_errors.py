@@ -43,3 +43,24 @@ def test_collection_is_case_major_and_complete(tmp_path):
     ids = [ln.split("[", 1)[1].rstrip("]") for ln in p.stdout.splitlines() if "test_cell[" in ln]
     assert ids[:4] == [f"{ids[0].split('-')[0]}-{c}-opset{o}" for c in ("tf2onnx-keras", "keras-export") for o in (13, 15)]
     assert len(ids) % 4 == 0 and len(ids) >= 4 * 20
+
+
+def _ids(proc) -> list[str]:
+    return [ln.split("[", 1)[1].rstrip("]") for ln in proc.stdout.splitlines() if "test_cell[" in ln]
+
+
+def test_tiers_in_collection_heavy_cases_only_when_asked_layers_at_one_opset(tmp_path):
+    """The default tier: the vision (``slow``) cases only with ``-m slow``, at opset 13, heavy cases first;
+    the layer library at opset 18; ``--tier full`` runs both at every selected opset."""
+    common = ("--converters", "tf2onnx-keras", "--opsets", "13,18")
+    default = _ids(run_collect(*common, tmp_path=tmp_path))
+    assert default and not any(i.startswith(("resnet50_", "hub_")) for i in default)
+    assert {i.rsplit("-", 1)[1] for i in default if i.startswith("conv2d_valid-")} == {"opset18"}
+    heavy = _ids(run_collect(*common, "-m", "slow", tmp_path=tmp_path))
+    assert heavy and all(i.startswith(("resnet50_", "hub_")) and i.endswith("opset13") for i in heavy)
+    mixed = _ids(run_collect(*common, "-m", "slow or seed", tmp_path=tmp_path))
+    assert mixed[0].startswith(("resnet50_", "hub_")) and any(i.startswith("seed_") for i in mixed)
+    full = _ids(run_collect(*common, "--tier", "full", tmp_path=tmp_path))
+    assert {i for i in full if i.startswith("conv2d_valid-")} == {"conv2d_valid-tf2onnx-keras-opset13",
+                                                                  "conv2d_valid-tf2onnx-keras-opset18"}
+    assert any(i.startswith("resnet50_imagenet-") and i.endswith("opset18") for i in full)

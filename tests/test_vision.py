@@ -151,10 +151,11 @@ class _Cell:
         self.opset = opset
 
 
-def test_default_tier_runs_heavy_cases_at_one_opset():
+def test_default_tier_runs_heavy_cases_only_when_asked_and_at_one_opset():
     opsets = (9, 11, 13, 15)
     cells = [_Cell(n, t, o) for n, t in (("light", ()), ("heavy", {"slow"})) for o in opsets]
-    default = tiered(cells, opsets)
+    assert [(c.case.name, c.opset) for c in tiered(cells, opsets)] == [("light", o) for o in opsets]
+    default = tiered(cells, opsets, heavy=True)
     assert [(c.case.name, c.opset) for c in default] == [("light", o) for o in opsets] + [("heavy", 13)]
     assert tiered(cells, opsets, "full") == cells
 

@@ -7,7 +7,8 @@ from cases.api import Case
 from cases.layers import LAYERS_TAG
 
 
-#: heavy cases carry this tag; the default tier runs them at one opset only
+#: heavy cases carry this tag; the default tier runs them only when ``-m`` asks for them (``-m slow``), at
+#: one opset: they cost about 2 of the default tier's 9-12 minutes on 2 cores (docs/measurements.md)
 HEAVY_TAG = "slow"
 #: the opset the default tier runs heavy cases at (the nearest selected one if it is not selected)
 HEAVY_OPSET = 13
@@ -31,14 +32,16 @@ def layer_opsets(opsets) -> set[int]:
     return {_nearest(opsets, o) for o in LAYER_OPSETS}
 
 
-def tiered(cells: list, opsets, tier: str = "default") -> list:
-    """``full``: every cell.  ``default``: heavy (``slow``) cases only at :func:`heavy_opset`,
-    layer-library (``layers``) cases only at :func:`layer_opsets`."""
+def tiered(cells: list, opsets, tier: str = "default", heavy: bool = False) -> list:
+    """``full``: every cell.  ``default``: heavy (``slow``) cases only when asked for (``heavy``: the
+    run's ``-m`` names the ``slow`` marker), at :func:`heavy_opset`; layer-library (``layers``) cases
+    only at :func:`layer_opsets`."""
     if tier == "full" or not opsets:
         return list(cells)
     one, layers = heavy_opset(opsets), layer_opsets(opsets)
     return [c for c in cells
-            if (HEAVY_TAG not in c.case.tags or c.opset == one) and (LAYERS_TAG not in c.case.tags or c.opset in layers)]
+            if (HEAVY_TAG not in c.case.tags or (heavy and c.opset == one))
+            and (LAYERS_TAG not in c.case.tags or c.opset in layers)]
 
 
 @dataclasses.dataclass(frozen=True)
