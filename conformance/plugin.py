@@ -115,24 +115,13 @@ def runs_matrix(config) -> bool:
 
 
 class _XdistHooks:
-    """Hands the controller's run id to xdist workers, and keeps each case's cells on one worker."""
+    """Hands the controller's run id to xdist workers."""
 
     def __init__(self, run_id: str):
         self.run_id = run_id
 
     def pytest_configure_node(self, node):
         node.workerinput["conformance_run_id"] = self.run_id
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_xdist_make_scheduler(self, config, log):
-        """``-n N`` (xdist's ``--dist load``) becomes ``--dist loadgroup`` for a matrix run: every cell carries
-        ``xdist_group(case)``, so a worker builds each case once and reuses its exports, frozen graphs and
-        conversions; the other ``--dist`` modes are left as asked."""
-        if config.getoption("dist") != "load":
-            return None
-        from xdist.scheduler import LoadGroupScheduling
-
-        return LoadGroupScheduling(config, log)
 
 
 def pytest_configure(config):
