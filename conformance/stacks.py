@@ -19,6 +19,8 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from conformance.tomlfile import read_toml, tables
+
 ROOT = Path(__file__).resolve().parent.parent
 STACKS_FILE = ROOT / "stacks.toml"
 TOX_FILE = ROOT / "tox.ini"
@@ -58,13 +60,7 @@ def parse(data: dict, source: str = "stacks.toml") -> list[Stack]:
         raise StacksError(f"{source}: no stacks; write one [[stack]] table per stack")
     out: list[Stack] = []
     seen: set[str] = set()
-    for i, raw in enumerate(raw_stacks, start=1):
-        where = f"{source}: stack #{i}"
-        if not isinstance(raw, dict):
-            raise StacksError(f"{where}: must be a table")
-        unknown = set(raw) - _KEYS
-        if unknown:
-            raise StacksError(f"{where}: unknown key(s) {sorted(unknown)} (allowed: {sorted(_KEYS)})")
+    for _, where, raw in tables(raw_stacks, f"{source}: stack", _KEYS, StacksError):
         name = raw.get("name")
         if not isinstance(name, str) or not _NAME.match(name):
             raise StacksError(f"{where}: 'name' must be lower-case letters, digits and dashes, e.g. 'tf215-tf2onnx116'")
@@ -106,8 +102,6 @@ def parse(data: dict, source: str = "stacks.toml") -> list[Stack]:
 
 
 def load(path: str | Path = STACKS_FILE) -> list[Stack]:
-    from conformance.tomlfile import read_toml
-
     return parse(read_toml(path, "stacks file", StacksError), source=str(path))
 
 

@@ -26,3 +26,11 @@ def run_matrix(report_dir: Path, *args: str, **kwargs) -> tuple[subprocess.Compl
     proc = run_pytest("conformance/", "-q", "-p", "no:cacheprovider", "--report-dir", str(report_dir), *args, **kwargs)
     results = Path(report_dir) / "results.json"
     return proc, (json.loads(results.read_text()) if results.exists() else None)
+
+
+class FakeCell:
+    """Just enough of a conformance.run.cells.Cell for the tier functions: a case name, its tags, an opset."""
+
+    def __init__(self, name, tags, opset):
+        self.case = type("C", (), {"name": name, "tags": frozenset(tags)})()
+        self.opset = opset

@@ -13,6 +13,7 @@ from conformance.report import layers as cov_mod
 from conformance.report.__main__ import main as report_main
 from conformance.run.cells import layer_opsets, tiered
 from conformance.run.results import write
+from tests.helpers import FakeCell
 from tests.report_fakes import doc, rec
 
 INVENTORY = {"Conv2D": ["Conv2D", "Convolution2D"], "Dense": ["Dense"], "InputLayer": ["InputLayer"],
@@ -103,15 +104,11 @@ def test_layer_library_is_collected_and_tagged():
     assert lib and all(LAYERS_TAG in c.tags for c in lib)
 
 
-class _Cell:
-    def __init__(self, name, tags, opset):
-        self.case = type("C", (), {"name": name, "tags": frozenset(tags)})()
-        self.opset = opset
 
 
 def test_default_tier_runs_the_layer_library_at_opset_18():
     opsets = (9, 11, 13, 15, 17, 18)
-    cells = [_Cell(n, t, o) for n, t in (("seed", ()), ("conv", {LAYERS_TAG})) for o in opsets]
+    cells = [FakeCell(n, t, o) for n, t in (("seed", ()), ("conv", {LAYERS_TAG})) for o in opsets]
     default = tiered(cells, opsets)
     assert [(c.case.name, c.opset) for c in default if c.case.name == "conv"] == [("conv", 18)]
     assert len([c for c in default if c.case.name == "seed"]) == len(opsets)

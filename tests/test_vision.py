@@ -14,6 +14,7 @@ from conformance.converters.tf2onnx_graphdef import (Tf2OnnxGraphDef, Tf2OnnxGra
                                                      Tf2OnnxGraphDefSeedCommand)
 from conformance.converters._frozen import FrozenGraph
 from conformance.run.cells import HEAVY_TAG, heavy_opset, tiered
+from tests.helpers import FakeCell
 
 # ------------------------------------------------------------------ the cases
 
@@ -145,15 +146,11 @@ def test_seed_command_is_literal_and_limited_to_the_seed_sizes():
 # ------------------------------------------------------------------ tiers
 
 
-class _Cell:
-    def __init__(self, name, tags, opset):
-        self.case = type("C", (), {"name": name, "tags": frozenset(tags)})()
-        self.opset = opset
 
 
 def test_default_tier_runs_heavy_cases_only_when_asked_and_at_one_opset():
     opsets = (9, 11, 13, 15)
-    cells = [_Cell(n, t, o) for n, t in (("light", ()), ("heavy", {"slow"})) for o in opsets]
+    cells = [FakeCell(n, t, o) for n, t in (("light", ()), ("heavy", {"slow"})) for o in opsets]
     assert [(c.case.name, c.opset) for c in tiered(cells, opsets)] == [("light", o) for o in opsets]
     default = tiered(cells, opsets, heavy=True)
     assert [(c.case.name, c.opset) for c in default] == [("light", o) for o in opsets] + [("heavy", 13)]

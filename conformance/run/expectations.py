@@ -26,6 +26,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from conformance.run.statuses import EXPECTABLE
+from conformance.tomlfile import read_toml, tables
 
 _KEYS = {"case", "converter", "opsets", "when", "missing", "status", "reason", "link"}
 _REQUIRED = ("case", "converter", "status", "reason")
@@ -127,13 +128,7 @@ def parse(data: Mapping, source: str = "<expectations>") -> list[Expectation]:
     if not isinstance(entries, list):
         raise ExpectationsError(f"{source}: 'expected' must be an array of tables ([[expected]])")
     out = []
-    for i, raw in enumerate(entries, start=1):
-        where = f"{source}: entry #{i}"
-        if not isinstance(raw, dict):
-            raise ExpectationsError(f"{where}: must be a table")
-        unknown = set(raw) - _KEYS
-        if unknown:
-            raise ExpectationsError(f"{where}: unknown key(s) {sorted(unknown)} (allowed: {sorted(_KEYS)})")
+    for i, where, raw in tables(entries, f"{source}: entry", _KEYS, ExpectationsError):
         missing = [k for k in _REQUIRED if k not in raw]
         if missing:
             raise ExpectationsError(f"{where}: missing required key(s) {missing}")
@@ -192,8 +187,6 @@ def parse(data: Mapping, source: str = "<expectations>") -> list[Expectation]:
 def load(path: str | Path | None) -> list[Expectation]:
     if path is None:
         return []
-    from conformance.tomlfile import read_toml
-
     return parse(read_toml(path, "expectations file", ExpectationsError), source=str(path))
 
 

@@ -45,16 +45,21 @@ def backend_env(backend: str, threads: int) -> dict:
 MEMORY_POLL_SECONDS = 0.5
 
 
-def _pss(pid: str) -> int | None:
-    """Proportional set size in bytes (shared pages split between the processes sharing them), or None."""
+def _proc_kib(path: str, key: bytes) -> int | None:
+    """The ``key: N kB`` line of a /proc file, in bytes (None where it cannot be read)."""
     try:
-        with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+        with open(path, "rb") as fh:
             for line in fh:
-                if line.startswith(b"Pss:"):
+                if line.startswith(key):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def _pss(pid: str) -> int | None:
+    """Proportional set size in bytes (shared pages split between the processes sharing them), or None."""
+    return _proc_kib(f"/proc/{pid}/smaps_rollup", b"Pss:")
 
 
 def group_rss(pgid: int) -> int:
@@ -92,14 +97,7 @@ def memory_reserve() -> int:
 
 def available_memory() -> int | None:
     """MemAvailable from /proc/meminfo in bytes (None where it cannot be read)."""
-    try:
-        with open("/proc/meminfo", "rb") as fh:
-            for line in fh:
-                if line.startswith(b"MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
+    return _proc_kib("/proc/meminfo", b"MemAvailable:")
 
 
 def over_memory(held: int, limit: int, hard: bool, available: int | None, reserve: int | None = None) -> str | None:
