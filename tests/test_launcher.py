@@ -160,3 +160,31 @@ def test_memory_decision_hard_limit_and_machine_pressure():
     assert why and "running out of memory" in why
     assert over_memory(9 * G, 10 * G, False, available=G // 2, reserve=1 * G) is None   # under its share: left alone
     assert over_memory(11 * G, 0, True, available=0) is None                              # 0: no check
+
+
+def test_group_memory_reads_proportional_sizes_only_over_the_limit(monkeypatch):
+    """Under the limit the cheap resident sum decides; over it (or with no limit) the proportional
+    sizes are read, which are never above the resident ones, so the decision matches reading them
+    every time."""
+    import subprocess
+    import sys as _sys
+    import time
+
+    from conformance.worker import pool
+
+    child = subprocess.Popen([_sys.executable, "-c", "import time; b = bytearray(64 << 20); time.sleep(30)"],
+                             start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while pool.group_memory(child.pid, 1 << 50) < 64 << 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        resident = pool.group_memory(child.pid, 1 << 50)
+        assert resident >= 64 << 20
+        assert 0 < pool.group_memory(child.pid, 0) <= resident      # the real proportional sizes
+        read = []
+        monkeypatch.setattr(pool, "_pss", lambda pid: read.append(pid) or 1)
+        assert pool.group_memory(child.pid, 1 << 50) == resident and read == []   # under the limit: no PSS read
+        assert pool.group_memory(child.pid, 1) == 1 and read == [str(child.pid)]  # over it: PSS decides
+    finally:
+        child.kill()
+        child.wait()

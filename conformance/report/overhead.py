@@ -24,8 +24,10 @@ def _num(x) -> float:
 
 
 def measure(doc: dict) -> dict:
-    convert = session = infer = build = checks = 0.0
+    convert = session = infer = build = checks = cells = explain = 0.0
     for r in doc["records"]:
+        cells += _num(r.get("seconds"))
+        explain += _num(r.get("explain_seconds"))
         st = r.get("stages", {})
         convert += _num(st.get("convert", {}).get("seconds"))
         session += _num(st.get("session", {}).get("seconds"))
@@ -46,6 +48,11 @@ def measure(doc: dict) -> dict:
         "raw_seconds": raw, "convert_seconds": convert, "session_seconds": session, "infer_seconds": infer,
         "build_and_reference_seconds": build, "validity_check_seconds": checks,
         "overhead_seconds": capacity - raw,
+        # where the overhead goes: inside the cells (worker start-up, checks, comparison, round trips),
+        # the second task of failing cells (first divergent layer, repro), and the rest (pytest and
+        # xdist, collection, session start and end, idle workers at the end)
+        "in_cells_seconds": max(0.0, cells - raw), "explain_seconds": explain,
+        "outside_cells_seconds": capacity - max(cells, raw) - explain,
         "overhead_fraction_of_raw": (capacity - raw) / raw if raw else None,
     }
 
@@ -70,6 +77,9 @@ def main(argv=None) -> int:
     frac = m["overhead_fraction_of_raw"]
     print(f"suite overhead {m['overhead_seconds']:.1f} s = {frac:.1%} of the raw work "
           f"(of which validity checks {m['validity_check_seconds']:.1f} s)" if frac is not None else "no raw work")
+    print(f"  in the cells (worker start-up, checks, comparison, round trips) {m['in_cells_seconds']:.1f} s; "
+          f"failing cells' second task (first divergent layer, repro) {m['explain_seconds']:.1f} s; "
+          f"outside the cells (pytest, xdist, start and end, idle) {m['outside_cells_seconds']:.1f} s")
     return 0
 
 

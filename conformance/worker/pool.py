@@ -62,27 +62,38 @@ def _pss(pid: str) -> int | None:
     return _proc_kib(f"/proc/{pid}/smaps_rollup", b"Pss:")
 
 
-def group_rss(pgid: int) -> int:
-    """Memory of every process in process group ``pgid``, in bytes: the sum of their proportional set
-    sizes (pages a forked converter shares with the launcher's preloaded server count once), or of
-    their resident sizes where /proc/PID/smaps_rollup cannot be read."""
-    total = 0
+def group_memory(pgid: int, limit: int = 0) -> int:
+    """Memory of every process in process group ``pgid``, in bytes.
+
+    First the sum of their resident sizes (``/proc/PID/stat``, cheap).  Only when that sum is over
+    ``limit`` (0: always) the sum of their proportional set sizes, which counts once the pages a
+    forked converter shares with the launcher's preloaded server (``/proc/PID/smaps_rollup``: about
+    10 ms for each process holding TensorFlow, too dear for every poll of every cell).  A resident
+    size is never below the proportional one, so a limit is crossed exactly when it would be
+    with the proportional sizes read every time.  Where smaps_rollup cannot be read, the resident
+    size counts."""
     page = os.sysconf("SC_PAGE_SIZE")
     try:
         pids = [p for p in os.listdir("/proc") if p.isdigit()]
     except OSError:
         return 0
+    members: dict[str, int] = {}
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat", "rb") as fh:
                 fields = fh.read().rsplit(b")", 1)[1].split()
             # after "pid (comm)": state ppid pgrp ... rss is field 24 overall, 22 after the comm
-            if int(fields[2]) != pgid:
-                continue
-            pss = _pss(pid)
-            total += pss if pss is not None else int(fields[21]) * page
+            if int(fields[2]) == pgid:
+                members[pid] = int(fields[21]) * page
         except (OSError, IndexError, ValueError):
             continue
+    rss = sum(members.values())
+    if limit and rss <= limit:
+        return rss
+    total = 0
+    for pid, resident in members.items():
+        pss = _pss(pid)
+        total += pss if pss is not None else resident
     return total
 
 
@@ -153,7 +164,6 @@ class Worker:
         self._buf = b""
         self.memory_limit = int(memory_limit or 0)
         self.memory_hard = memory_hard
-        self.peak_rss = 0
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -176,24 +186,30 @@ class Worker:
         except (BrokenPipeError, OSError):
             return self._crashed(start)
         deadline = time.monotonic() + timeout
+        # memory is first read after one poll interval: most cells answer sooner, and each read costs
+        # the parent CPU time the converters could use
+        next_poll = time.monotonic() + MEMORY_POLL_SECONDS
         fd = self.proc.stdout.fileno()
         while b"\n" not in self._buf:
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            remaining = deadline - now
             if remaining <= 0:
                 self.kill()
                 tail = self._log_tail(start)
                 return _isolation("TIMEOUT", f"the cell did not finish within {timeout:g} s (worker killed)"
                                   + (f"; last log lines: {tail}" if tail else ""))
-            if self.memory_limit:
-                rss = group_rss(self.proc.pid)
-                self.peak_rss = max(self.peak_rss, rss)
-                why = over_memory(rss, self.memory_limit, self.memory_hard, available_memory())
+            if self.memory_limit and now >= next_poll:
+                next_poll = now + MEMORY_POLL_SECONDS
+                held = group_memory(self.proc.pid, self.memory_limit)
+                why = over_memory(held, self.memory_limit, self.memory_hard,
+                                  available_memory() if held > self.memory_limit else None)
                 if why:
                     self.kill()
                     tail = self._log_tail(start)
                     return _isolation("CRASH", f"out of memory: {why}; worker killed"
                                       + (f"; last log lines: {tail}" if tail else ""))
-            ready, _, _ = select.select([fd], [], [], min(remaining, MEMORY_POLL_SECONDS if self.memory_limit else 1.0))
+            wait = min(remaining, max(0.0, next_poll - now) if self.memory_limit else 1.0)
+            ready, _, _ = select.select([fd], [], [], wait)
             if not ready:
                 continue
             chunk = os.read(fd, 1 << 20)
