@@ -98,6 +98,7 @@ def test_real_mismatch_names_its_first_divergent_layer(masked):
         div = r["divergence"]
         assert div["ok"] and div["class"] in ("Masking", "LSTM", "Dense"), div
         assert r["repro"]["ok"] and r["repro"]["standalone"] is True
+        assert r["explain_seconds"] > 0   # the second task's time, for the overhead report
 
 
 def test_repros_reproduce_their_status_in_fresh_processes(masked, tmp_path):

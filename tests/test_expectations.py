@@ -38,6 +38,7 @@ def test_version_requirements_must_all_hold():
     ({"expected": [{"case": "a", "converter": "b", "status": "INVALID", "reason": "r", "when": ["onnx>>1"]}]}, "requirement"),
     ({"expected": [{"case": "", "converter": "b", "status": "INVALID", "reason": "r"}]}, "'case'"),
     ({"expect": []}, "unknown top-level"),
+    ({"expected": [{"case": "a", "converter": "b", "status": "INVALID", "reason": "r", "strict": "no"}]}, "'strict'"),
 ])
 def test_malformed_entries_give_one_line(bad, msg):
     with pytest.raises(ExpectationsError) as err:

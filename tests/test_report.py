@@ -49,6 +49,13 @@ def test_classify_table(old, new, kind):
     assert diff_mod.classify({"status": old}, {"status": new}) == kind
 
 
+def test_a_failure_that_comes_and_goes_under_a_non_strict_entry_is_no_regression():
+    loose = {"status": "XFAIL", "expectation": {"strict": False}}
+    assert diff_mod.classify({"status": "PASS"}, loose) == "changed"
+    assert diff_mod.classify({"status": "PASS"}, dict(loose, expectation={"strict": True})) == "regression"
+    assert diff_mod.classify({"status": "PASS"}, {"status": "MISMATCH", "expectation": {"strict": False}}) == "regression"
+
+
 def test_classify_new_and_removed():
     assert diff_mod.classify(None, {"status": "CRASH"}) == "new"
     assert diff_mod.classify({"status": "PASS"}, None) == "removed"
@@ -287,3 +294,26 @@ def test_after_run_page_failure_fails_the_run(tmp_path, monkeypatch):
     rep = after_run(results, None)
     assert rep.failed and rep.html_path is None
     assert summary_lines(rep) == [("REPORT FAILED: matrix.html not written: RuntimeError: template exploded", True)]
+
+
+def test_overhead_splits_capacity_into_raw_work_and_where_the_rest_went():
+    from conformance.report.overhead import measure
+
+    def rec(convert, seconds, explain=None, build=None):
+        r = {"seconds": seconds, "stages": {"convert": {"seconds": convert}, "session": {"seconds": 0.1},
+                                              "run": {"seconds": {"3": 0.05, "1": 0.05}}}}
+        if build is not None:
+            r["stages"]["build"] = {"ok": True, "seconds": build, "cached": False}
+        if explain is not None:
+            r["explain_seconds"] = explain
+        return r
+
+    doc = {"run": {"wall_seconds": 10.0, "xdist_workers": 2},
+           "records": [rec(3.0, 4.0, build=0.5), rec(2.0, 2.5, explain=1.0), rec(1.0, 1.5)]}
+    m = measure(doc)
+    assert m["raw_seconds"] == pytest.approx(3 * 0.2 + 6.0 + 0.5)        # ORT + conversion + the one uncached build
+    assert m["overhead_seconds"] == pytest.approx(20.0 - 7.1)
+    assert m["in_cells_seconds"] == pytest.approx(8.0 - 7.1)
+    assert m["explain_seconds"] == pytest.approx(1.0)
+    parts = m["in_cells_seconds"] + m["explain_seconds"] + m["outside_cells_seconds"]
+    assert parts == pytest.approx(m["overhead_seconds"])                 # the three parts are the whole overhead

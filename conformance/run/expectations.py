@@ -9,9 +9,13 @@
     status = "UNAVAILABLE"              # the status seen when the entry was written
     reason = "why, in a sentence"
     link = "https://..."                # optional: issue or source line
+    strict = false                      # optional: the failure comes and goes (default true)
 
 The first entry that matches a cell applies.  An entry that matches no cell of
-a run is *stale* and is reported as such.
+a run is *stale* and is reported as such.  A cell that passes against a strict
+entry is XPASS (fix or narrow the entry); against a ``strict = false`` entry,
+kept for a failure seen to come and go between runs of the same cell, it is
+PASS with a note (pytest's ``xfail(strict=False)``).
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from packaging.version import InvalidVersion, Version
 from conformance.run.statuses import EXPECTABLE
 from conformance.tomlfile import read_toml, tables
 
-_KEYS = {"case", "converter", "opsets", "when", "missing", "status", "reason", "link"}
+_KEYS = {"case", "converter", "opsets", "when", "missing", "status", "reason", "link", "strict"}
 _REQUIRED = ("case", "converter", "status", "reason")
 
 
@@ -53,6 +57,8 @@ class Expectation:
     when: tuple[Requirement, ...] = ()
     #: distributions that must not be installed (an optional row whose packages are absent: UNAVAILABLE)
     missing: tuple[str, ...] = ()
+    #: False: the failure is not deterministic (seen to come and go); a pass is PASS, not XPASS
+    strict: bool = True
 
     def matches(self, case: str, converter: str, opset: int, versions: Mapping[str, str | None]) -> bool:
         if not any(fnmatch.fnmatchcase(case, p) for p in self.case):
@@ -77,6 +83,8 @@ class Expectation:
             parts.append("when " + ", ".join(map(str, self.when)))
         if self.missing:
             parts.append("missing " + ", ".join(self.missing))
+        if not self.strict:
+            parts.append("not strict")
         return f"#{self.index} ({' '.join(parts)} -> {self.status})"
 
     def to_json(self) -> dict:
@@ -85,7 +93,7 @@ class Expectation:
                            else str(self.opsets) if self.opsets is not None else None),
                 "when": [str(r) for r in self.when], "missing": list(self.missing),
                 "status": self.status, "reason": self.reason,
-                "link": self.link}
+                "link": self.link, "strict": self.strict}
 
 
 def _installed(name: str, versions: Mapping[str, str | None]) -> bool:
@@ -177,10 +185,14 @@ def parse(data: Mapping, source: str = "<expectations>") -> list[Expectation]:
             missing = [missing]
         if not isinstance(missing, list) or not all(isinstance(m, str) and m.strip() for m in missing):
             raise ExpectationsError(f"{where}: 'missing' must be a list of distribution names such as 'jax2onnx'")
+        strict = raw.get("strict", True)
+        if not isinstance(strict, bool):
+            raise ExpectationsError(f"{where}: 'strict' must be true or false")
         out.append(Expectation(index=i, case=_globs(raw["case"], where, "case"),
                                converter=_globs(raw["converter"], where, "converter"),
                                status=status, reason=reason.strip(), link=link, opsets=opsets,
-                               opset_list=opset_list, when=tuple(reqs), missing=tuple(m.strip() for m in missing)))
+                               opset_list=opset_list, when=tuple(reqs), missing=tuple(m.strip() for m in missing),
+                               strict=strict))
     return out
 
 
