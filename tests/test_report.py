@@ -317,3 +317,13 @@ def test_overhead_splits_capacity_into_raw_work_and_where_the_rest_went():
     assert m["explain_seconds"] == pytest.approx(1.0)
     parts = m["in_cells_seconds"] + m["explain_seconds"] + m["outside_cells_seconds"]
     assert parts == pytest.approx(m["overhead_seconds"])                 # the three parts are the whole overhead
+
+
+def test_terminal_names_a_few_stale_entries_and_points_to_the_rest():
+    from conformance.report.terminal import STALE_SHOWN, summary_lines as terminal_lines
+
+    stale = [{"index": i, "status": "INVALID", "case": [f"case_{j}" for j in range(9)], "converter": ["c"]}
+             for i in range(STALE_SHOWN + 3)]
+    line = terminal_lines([], stale)[-1]
+    assert line.startswith(f"{STALE_SHOWN + 3} stale expectation(s)") and "and 3 more" in line
+    assert "case_3|... (9 names)" in line and f"#{STALE_SHOWN}" not in line and len(line) < 600

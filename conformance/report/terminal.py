@@ -17,7 +17,17 @@ def summary_lines(records: list[dict], stale: list[dict]) -> list[str]:
             c = by_conv[name]
             lines.append(name.ljust(width) + "  ".join(str(c.get(s, 0)).rjust(max(4, len(s))) for s in statuses))
     if stale:
-        lines.append(f"{len(stale)} stale expectation(s), matching no collected cell: "
-                     + ", ".join(f"#{e['index']} ({e['status']}, {'|'.join(e['case'])} x {'|'.join(e['converter'])})"
-                                 for e in stale))
+        shown = ", ".join(f"#{e['index']} ({e['status']}, {_names(e['case'])} x {_names(e['converter'])})"
+                          for e in stale[:STALE_SHOWN])
+        more = (f", and {len(stale) - STALE_SHOWN} more (all in results.json, 'stale_expectations')"
+                if len(stale) > STALE_SHOWN else "")
+        lines.append(f"{len(stale)} stale expectation(s), matching no collected cell: {shown}{more}")
     return lines
+
+
+#: stale entries named in the terminal (a run narrowed with -m, -k or --opsets leaves many unused)
+STALE_SHOWN = 5
+
+
+def _names(globs: list[str], limit: int = 4) -> str:
+    return "|".join(globs[:limit]) + (f"|... ({len(globs)} names)" if len(globs) > limit else "")

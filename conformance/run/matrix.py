@@ -90,26 +90,24 @@ class Matrix:
             if list(stages) == ["availability"] and stages["availability"].get("ok") is False:
                 self.unavailable[key] = stages["availability"]
         record = self.record(cell, raw, time.perf_counter() - t0)
-        t1 = time.perf_counter()
-        if self.explain_failure(cell, record):
-            # the second task's wall time (first divergent layer, repro), outside the cell's own seconds
-            record["explain_seconds"] = time.perf_counter() - t1
+        self.explain_failure(cell, record)
         return record
 
-    def explain_failure(self, cell: Cell, record: dict) -> bool:
+    def explain_failure(self, cell: Cell, record: dict) -> None:
         """After the verdict, for a failing cell only: a second task to the same worker finds the first
         divergent layer and writes the standalone repro (conformance.worker.failing).  The status
         stays as decided; the results are ``record["divergence"]`` and ``record["repro"]``, and the
-        divergence's line joins the reason.  True when a second task ran."""
+        divergence's line joins the reason.  The second task's wall time is ``record["explain_seconds"]``
+        (outside the cell's own ``seconds``)."""
         from conformance.checks.divergence import STATUSES as DIVERGE, summary
         from conformance.run.statuses import REPRO_WITHOUT_MODEL, facts as status_facts
 
         observed = record["observed_status"]
         if status_facts(observed).outcome != "failed":
-            return False
+            return
         if cell.case.keras == "none":  # a fake of the suite's own tests: no Keras layers, nothing to save
             record["repro"] = {"ok": False, "reason": "not written: the case is not a Keras model"}
-            return False
+            return
         want_repro = os.environ.get("CONFORMANCE_REPRO", "on").strip().lower() not in ("off", "0", "no")
         convert = record["stages"].get("convert") or {}
         cell_id = cell.id
@@ -119,15 +117,17 @@ class Matrix:
             shared = (cell.converter_module, cell.converter, observed)
             if want_repro and shared in self.shared_repro:
                 record["repro"] = dict(self.shared_repro[shared])
-                return False
+                return
             cell_id = f"{cell.converter}-{observed.lower()}"
         task = dict(self.task(cell), kind="diverge", observed_status=observed, reason=record["reason"],
                     cell_id=cell_id, stages=record["stages"], command=convert.get("command") or "",
                     divergence=observed in DIVERGE,
                     repro_dir=str(self.settings.report_dir / "repro") if want_repro else None)
         if not task["divergence"] and not want_repro:
-            return False
+            return
+        t0 = time.perf_counter()
         raw = self.pool_for(cell).run(task, self.settings.timeout)
+        record["explain_seconds"] = time.perf_counter() - t0
         if "isolation" in (raw.get("stages") or {}):  # the worker died or overran on the second task
             why = f"not computed: {raw['stages']['isolation'].get('error')}"
             raw = {"divergence": {"ok": False, "reason": why} if task["divergence"] else None,
@@ -145,7 +145,6 @@ class Matrix:
             record["repro"] = rep
             if shared is not None and rep.get("ok"):
                 self.shared_repro[shared] = rep
-        return True
 
     def record(self, cell: Cell, raw: dict, seconds: float) -> dict:
         decision = decide(raw["stages"])
