@@ -37,6 +37,13 @@ TF_ONLY_TAG = "tensorflow_only"
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.]+$")
 
 
+class CaseNotApplicable(Exception):
+    """Raised by a case's builder when the case cannot exist on the installed stack (its Keras has no
+    such layer class or activation): the cell is NOT_APPLICABLE with this message, and no claim is
+    made about the converter.  Not for a case that fails to build for any other reason (that is
+    CASE_ERROR)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Tolerance:
     """Element-wise tolerance: an element fails only if it exceeds both."""

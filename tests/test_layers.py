@@ -139,3 +139,23 @@ def test_walk_finds_wrapped_cells_and_sublayers():
     assert "Functional" not in got["layers"]
     assert got["conv2d"] == ["Conv2D", "Convolution2D"]
     assert got["n"] > 100
+
+
+def test_a_keras_name_the_installed_keras_lacks_makes_the_case_not_applicable():
+    """Told apart by the AttributeError's obj and name: a missing keras.layers/activations name is
+    CaseNotApplicable; any other AttributeError of a builder stays an error of the case."""
+    import keras
+
+    from cases.api import CaseNotApplicable
+    from cases.layers import needs_keras_names
+
+    with pytest.raises(CaseNotApplicable, match=r"has no keras\.layers\.NoSuchLayer"):
+        needs_keras_names(lambda: keras.layers.NoSuchLayer())()
+    with pytest.raises(CaseNotApplicable, match=r"has no keras\.activations\.no_such_fn"):
+        needs_keras_names(lambda: keras.activations.no_such_fn)()
+
+    def other():
+        raise AttributeError("'NoneType' object has no attribute 'shape'")
+
+    with pytest.raises(AttributeError):
+        needs_keras_names(other)()

@@ -245,3 +245,33 @@ def test_a_run_killed_midway_is_rebuilt_from_what_was_written(tmp_path):
     assert all(r["status"] == "PASS" for r in doc["records"])
     assert doc["run"]["complete"] is False and doc["run"].get("interrupted") is True
     assert page.is_file() and "fake_tiny_1" in page.read_text()
+
+
+CASES_THAT_CANNOT_EXIST = '''
+from cases.api import NO_KERAS, Case, CaseNotApplicable
+
+
+def _missing():
+    raise CaseNotApplicable("Keras 0.1 has no keras.layers.Imaginary")
+
+
+def _broken():
+    raise ValueError("a bug of the case")
+
+
+CASES = [Case("na_missing_class", "fake", _missing, keras=NO_KERAS),
+         Case("na_broken_builder", "fake", _broken, keras=NO_KERAS)]
+'''
+
+
+def test_a_case_that_cannot_exist_on_the_stack_is_not_applicable_and_a_broken_one_case_error(tmp_path):
+    module = tmp_path / "cases_that_cannot_exist.py"
+    module.write_text(CASES_THAT_CANNOT_EXIST)
+    proc, doc = helpers.run_matrix(tmp_path / "reports", "--cases-module", str(module), "--converters-module",
+                                   str(FAKE_CONVERTERS), "--converters", "fake-ok", "--expectations", "none",
+                                   "--opsets", "13", "-k", "na_", timeout=120)
+    assert doc is not None, proc.stdout[-2000:] + proc.stderr[-2000:]
+    got = {r["case"]: r for r in doc["records"]}
+    assert got["na_missing_class"]["status"] == "NOT_APPLICABLE", got["na_missing_class"]["reason"]
+    assert got["na_missing_class"]["reason"] == "Keras 0.1 has no keras.layers.Imaginary"
+    assert got["na_broken_builder"]["status"] == "CASE_ERROR" and "a bug of the case" in got["na_broken_builder"]["reason"]

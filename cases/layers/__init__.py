@@ -9,6 +9,10 @@ models) and how each converter fares on them.
 
 Every case here carries the ``layers`` tag: the default tier runs it at one opset, 18 or the
 nearest selected (:data:`conformance.run.cells.LAYER_OPSETS`), ``--tier full`` at every selected opset.
+
+The library is written against Keras 3.15.  On a Keras without one of the classes or activations a
+case uses (Keras 2, early Keras 3), the case is NOT_APPLICABLE there, saying which name is missing
+(:func:`needs_keras_names`); any other build failure stays CASE_ERROR.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from cases.api import Case, Tolerance
+from cases.api import Case, CaseNotApplicable, Tolerance
 
 #: the tag of every layer-library case
 LAYERS_TAG = "layers"
@@ -40,6 +44,27 @@ def integers(shape: Sequence[int], high: int, rng: np.random.Generator, batch: i
 def uniform(shape: Sequence[int], low: float, high: float, rng: np.random.Generator, batch: int) -> list[np.ndarray]:
     """One float32 input of ``(batch, *shape)``, uniform in ``[low, high)`` (images: 0..255)."""
     return [rng.uniform(low, high, size=(batch, *shape)).astype("float32")]
+
+
+def needs_keras_names(build: Callable[[], Any]) -> Callable[[], Any]:
+    """``build`` whose lookup of a name that ``keras.layers``, ``keras.activations`` or ``keras.ops``
+    does not have on the installed Keras raises :class:`CaseNotApplicable` (the cell is NOT_APPLICABLE:
+    the case cannot exist there) instead of CASE_ERROR.  Told apart by the AttributeError's own
+    ``obj`` and ``name`` (Python 3.10+), not by its message."""
+    def build_where_it_exists():
+        import keras
+
+        try:
+            return build()
+        except AttributeError as exc:
+            modules = {"layers": keras.layers, "activations": keras.activations, "ops": getattr(keras, "ops", None)}
+            where = next((k for k, m in modules.items() if m is not None and getattr(exc, "obj", None) is m), None)
+            if where and getattr(exc, "name", None):
+                raise CaseNotApplicable(f"Keras {keras.__version__} has no keras.{where}.{exc.name} "
+                                        "(the layer library is written against Keras 3.15)") from exc
+            raise
+
+    return build_where_it_exists
 
 
 def _build_single(cls: str, kwargs: dict, shape: tuple, dtype: str, call: dict, head: str | None):
@@ -68,7 +93,7 @@ def layer_case(name: str, family: str, cls: str, kwargs: dict | None = None, *, 
     if inputs is None:
         inputs = partial(integers, shape, 10, dtype=dtype) if "int" in dtype else partial(normal, shape)
     args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-    return Case(name, family, partial(_build_single, cls, kwargs, shape, dtype, dict(call or {}), head),
+    return Case(name, family, needs_keras_names(partial(_build_single, cls, kwargs, shape, dtype, dict(call or {}), head)),
                 inputs, batch=batch, tolerance=tolerance, tags=frozenset({LAYERS_TAG, *tags}),
                 description=description or f"{cls}({args}) on input {shape} {dtype}")
 
@@ -77,5 +102,5 @@ def model_case(name: str, family: str, build: Callable[[], Any], inputs: Callabl
                tolerance: Tolerance | None = None, tags: Sequence[str] = (), description: str = "",
                batch: int = 3) -> Case:
     """A layer-library case with its own builder (several inputs, wrappers, masks, ...)."""
-    return Case(name, family, build, inputs, batch=batch, tolerance=tolerance,
+    return Case(name, family, needs_keras_names(build), inputs, batch=batch, tolerance=tolerance,
                 tags=frozenset({LAYERS_TAG, *tags}), description=description)

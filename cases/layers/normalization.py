@@ -21,7 +21,7 @@ def _randomize(layer, seed: int = _WEIGHT_SEED) -> None:
     rng = np.random.default_rng(seed)
     values = []
     for w in layer.weights:
-        name = w.path.rsplit("/", 1)[-1]
+        name = (getattr(w, "path", None) or w.name).rsplit("/", 1)[-1]  # Keras 2 variables have no .path
         shape = tuple(w.shape)
         if "variance" in name:
             values.append(rng.uniform(0.3, 2.5, shape))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cases.api import KERAS, NO_KERAS, TF_KERAS, Case, import_tf_keras
+from cases.api import KERAS, NO_KERAS, TF_KERAS, Case, CaseNotApplicable, import_tf_keras
 from cases.inputs import from_specs
 from conformance.loader import find_case
 from conformance.checks.runtime import check_signature, configure_tensorflow_threads, open_session, output_order
@@ -229,6 +229,8 @@ class WorkerState:
             stage = {"ok": True, "seconds": built.seconds,
                      "keras_seconds": [b.keras_seconds for b in built.batches],
                      "batches": [b.size for b in built.batches]}
+        except CaseNotApplicable as exc:  # the case cannot exist on this stack: no claim, no failure
+            built, stage = None, {"ok": False, "not_applicable": str(exc)}
         except Exception as exc:
             built, stage = None, {"ok": False, "error": error_text(exc), "traceback": traceback_tail(exc)}
         self.built[key] = (built, stage)
@@ -266,6 +268,8 @@ def run_cell(task: dict, state: WorkerState) -> dict:
     if why_not:
         return record
     built, stages["build"] = state.build(case)
+    if stages["build"].get("not_applicable"):
+        stages["applicable"] = {"ok": False, "reason": stages["build"]["not_applicable"]}
     if built is None:
         return record
     stages["reference"] = {"ok": not built.degenerate, "problems": built.degenerate}
