@@ -52,11 +52,11 @@ def needs_keras_names(build: Callable[[], Any]) -> Callable[[], Any]:
     the case cannot exist there) instead of CASE_ERROR.  Told apart by the AttributeError's own
     ``obj`` and ``name`` (Python 3.10+), not by its message."""
     def build_where_it_exists():
-        import keras
-
         try:
             return build()
         except AttributeError as exc:
+            import keras
+
             modules = {"layers": keras.layers, "activations": keras.activations, "ops": getattr(keras, "ops", None)}
             where = next((k for k, m in modules.items() if m is not None and getattr(exc, "obj", None) is m), None)
             if where and getattr(exc, "name", None):

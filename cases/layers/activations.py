@@ -43,8 +43,9 @@ def _build_activation(name: str, kwargs: dict):
     import keras
 
     x = keras.Input(SHAPE, name="x")
-    getattr(keras.activations, name)  # a Keras without it: NOT_APPLICABLE (needs_keras_names), not a build error
-    fn = partial(getattr(keras.activations, name), **kwargs) if kwargs else name
+    # looked up even when passed by name: a Keras without it is NOT_APPLICABLE (needs_keras_names), not a build error
+    found = getattr(keras.activations, name)
+    fn = partial(found, **kwargs) if kwargs else name
     return keras.Model(x, keras.layers.Activation(fn)(x))
 
 
