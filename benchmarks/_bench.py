@@ -165,8 +165,9 @@ class Prepared:
 
 def _convert(case: Case, built, converter_name: str, opset: int, workdir: Path) -> tuple[object, dict]:
     from conformance.converters import builtin_modules as converter_modules
-    from conformance.converters import load_converters
+    from conformance.loader import load_converters
     from conformance.converters.base import ConvertContext
+    from conformance.worker.launcher import Launcher
 
     convs = load_converters(converter_modules())
     if converter_name not in convs:
@@ -181,7 +182,8 @@ def _convert(case: Case, built, converter_name: str, opset: int, workdir: Path) 
         raise BenchSetupError(why)
     (workdir / "cell").mkdir(parents=True, exist_ok=True)
     ctx = ConvertContext(case=case, opset=opset, workdir=workdir / "cell", case_dir=workdir,
-                         inputs=built.inputs, outputs=built.outputs, deadline=time.monotonic() + 1800)
+                         inputs=built.inputs, outputs=built.outputs, deadline=time.monotonic() + 1800,
+                         launcher=Launcher("fresh"))   # command-line converters: a fresh interpreter
     t0 = time.perf_counter()
     try:
         conversion = conv.convert(built.model, ctx)
@@ -207,9 +209,8 @@ def prepare(case: Case, batches, *, converter: str, opset: int, intra: int, inte
             spinning: str | None = None, cold: bool = True) -> Prepared:
     import tensorflow as tf
 
-    from conformance.worker.pipeline import build_case
-    from conformance.checks.validity import check_signature, output_order
     from conformance.checks.compare import compare
+    from conformance.worker.pipeline import build_case
 
     workdir.mkdir(parents=True, exist_ok=True)
     try:
@@ -222,8 +223,9 @@ def prepare(case: Case, batches, *, converter: str, opset: int, intra: int, inte
         sess, ort_threads = ort_session(model_bytes, intra, inter, spinning)
     except Exception as exc:
         raise BenchSetupError(f"onnxruntime cannot load the {converter} model: {type(exc).__name__}: {exc}") from None
-    sig, feed_names = check_signature(sess, built.inputs, built.outputs)
-    out_names, _matched = output_order(sess, conversion.output_names)
+    # the matrix's own signature check and output order (conformance/checks/runtime.py), not a copy
+    sig, feed_names = runtime.check_signature(sess, built.inputs, built.outputs)
+    out_names, _matched = runtime.output_order(sess, conversion.output_names)
     inputs = {b: _inputs_at(case, built, b) for b in batches}
     model = built.model
     fn = tf.function(lambda x: model(x, training=False), jit_compile=False)

@@ -136,14 +136,18 @@ def build_rows(benchmarks: list[dict]) -> list[dict]:
 
 def build_document(benchmarks: list[dict], *, environment: dict | None = None, threads: dict | None = None,
                    conversion: dict | None = None, command: str | None = None, source: str = "") -> dict:
+    """The speedup document; the paths of this machine in its command, environment and conversion are
+    made portable (relative, or the interpreter's name), since the measured table is committed."""
+    from conformance.report.portable import portable
+
     return {
         "schema_version": SCHEMA_VERSION,
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "command": command,
-        "source": source,
-        "environment": environment or {},
+        "command": portable(command),
+        "source": portable(source),
+        "environment": portable(environment or {}),
         "threads": threads or {},
-        "conversion": conversion or {},
+        "conversion": portable(conversion or {}),
         "rows": build_rows(benchmarks),
     }
 

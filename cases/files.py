@@ -14,8 +14,10 @@ file is loaded in the conversion worker, under the Keras backend of the row.
   reference.  It is no Keras model: the rows that convert a Keras object are NOT_APPLICABLE,
   tf2onnx-cli converts the directory itself.
 
-Inputs: the arrays of ``--inputs FILE.npz``, named like the model's inputs, or generated from the
-model's input specs (:func:`cases.inputs.from_specs`) with a seeded rng, as for ``case_*`` functions.
+Inputs: the arrays of ``--inputs FILE.npz``, named like the model's inputs (a model that takes a dict:
+its keys, e.g. ``token_ids``), or generated from the model's input specs and what its layers say
+(:func:`cases.inputs.from_specs` with :func:`cases.inputs.input_hints`: token ids inside the
+embedding's vocabulary, padding masks with real padding) with a seeded rng.
 """
 from __future__ import annotations
 
@@ -153,7 +155,10 @@ class SavedModelCase:
     def __call__(self, x, training=False):
         import tensorflow as tf
 
-        xs = list(x) if isinstance(x, (list, tuple)) else [x]
+        if isinstance(x, dict):  # by signature key
+            xs = [x[k] for k in self._specs]
+        else:
+            xs = list(x) if isinstance(x, (list, tuple)) else [x]
         feeds = {k: tf.convert_to_tensor(v, dtype=s.dtype) for (k, s), v in zip(self._specs.items(), xs)}
         out = self.fn(**feeds)
         return [out[k] for k in self.output_names]
@@ -172,7 +177,8 @@ def load_model(path: str, flavour: str):
 
 
 def specs_of(model) -> list[tuple[str, tuple, str]]:
-    from conformance.worker.pipeline import input_specs
+    """The model's inputs, named as it takes them (a dict-input model: by key; :mod:`cases.model_io`)."""
+    from cases.model_io import input_specs
 
     return input_specs(model)
 
@@ -210,14 +216,16 @@ def npz_arrays(npz: str, specs) -> list[np.ndarray]:
 
 
 def build(path: str, flavour: str, inputs: str | None, seed: int = SEED, batch: int = BATCH):
-    """(model, input arrays): the case's builder, in the conversion worker."""
-    from cases.inputs import from_specs
+    """(model, input arrays in the model's input order): the case's builder, in the conversion worker.
+    Generated inputs fit the model (:func:`cases.inputs.input_hints`: ids inside the vocabulary, masks
+    with real padding)."""
+    from cases.inputs import from_specs, input_hints
 
     model = load_model(path, flavour)
     specs = specs_of(model)
     if inputs:
         return model, npz_arrays(inputs, specs)
-    return model, from_specs(specs, np.random.default_rng(seed), batch)
+    return model, from_specs(specs, np.random.default_rng(seed), batch, input_hints(model))
 
 
 def check_inputs(path: str, inputs: str) -> str | None:

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from cases.api import TF_KERAS, Case, import_tf_keras
-from conformance.cache import cached_dir
+from cases.cache import cached_dir
 
 FAMILY = "vision"
 SIZE = 224

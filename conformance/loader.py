@@ -18,7 +18,7 @@ from typing import Iterable
 from cases.api import Case
 
 #: modules of the ``cases`` package that hold machinery, not cases (``files``: saved model files, ``--model``)
-_NOT_CASE_MODULES = {"api", "loader", "inputs", "files"}
+_NOT_CASE_MODULES = {"api", "loader", "inputs", "files", "cache"}
 
 
 class ModuleLoadError(Exception):
@@ -141,3 +141,40 @@ def find_case(ref: str, name: str) -> Case:
 
 def _not_found(ref: str, name: str):
     raise CaseLoadError(f"case {name!r} not found in {ref}")
+
+
+# ---------------------------------------------------------------- converter modules
+def converters_in_module(ref: str) -> list:
+    module = import_module(ref, what="converter module")
+    from conformance.converters.base import Converter
+
+    found: list[Converter] = []
+    for attr, value in vars(module).items():
+        if isinstance(value, Converter):
+            found.append(value)
+        elif attr == "CONVERTERS":
+            found.extend(v for v in value if isinstance(v, Converter))
+    seen = {}
+    for c in found:
+        if not c.name:
+            raise ModuleLoadError(f"converter module {ref}: {type(c).__name__} has no name")
+        seen.setdefault(c.name, c)
+    return list(seen.values())
+
+
+def load_converters(refs) -> dict:
+    """name -> (module reference, converter), in declaration order; names unique."""
+    out: dict = {}
+    for ref in refs:
+        for conv in converters_in_module(ref):
+            if conv.name in out and out[conv.name][0] != ref:
+                raise ModuleLoadError(f"converter {conv.name!r} is declared in both {out[conv.name][0]} and {ref}")
+            out[conv.name] = (ref, conv)
+    return out
+
+
+def find_converter(ref: str, name: str):
+    for conv in converters_in_module(ref):
+        if conv.name == name:
+            return conv
+    raise ModuleLoadError(f"converter {name!r} not found in {ref}")

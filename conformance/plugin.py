@@ -23,10 +23,10 @@ import pytest
 
 #: the ``conformance`` package (site-packages/conformance when installed)
 PACKAGE = Path(__file__).resolve().parent
-#: the project checkout (where expectations.toml and reports/ are by default) when the suite runs from one
+#: the project checkout (where causes.toml and reports/ are by default) when the suite runs from one
 ROOT = PACKAGE.parent
-#: the default expectations shipped inside the package (a copy of the checkout's expectations.toml)
-PACKAGED_EXPECTATIONS = PACKAGE / "expectations.toml"
+#: the default registry of causes shipped inside the package (a link to the checkout's causes.toml)
+PACKAGED_CAUSES = PACKAGE / "causes.toml"
 #: the options that make a session a matrix run whatever its paths
 MATRIX_OPTIONS = ("model", "inputs", "converters", "opsets", "cases_module", "converters_module", "baseline")
 
@@ -52,8 +52,8 @@ def pytest_addoption(parser):
                 help="a Python file (or dotted module) declaring extra cases; repeatable")
     g.addoption("--converters-module", action="append", default=[], metavar="PATH",
                 help="a Python file (or dotted module) declaring extra converters; repeatable")
-    g.addoption("--expectations", default=None, metavar="TOML",
-                help="expected-failures file (default: expectations.toml at the root, else the one shipped "
+    g.addoption("--causes", "--expectations", dest="causes", default=None, metavar="TOML",
+                help="the registry of known failures, causes.toml (default: causes.toml at the root, else the one shipped "
                      "with the package; 'none' for no file)")
     g.addoption("--report-dir", default=None, metavar="DIR",
                 help="where results.json and the report go (default: reports/)")
@@ -131,11 +131,11 @@ def pytest_configure(config):
 
 
 def _activate(config, recorder: bool = True):
-    """Options checked, cases, converters and expectations loaded, the recorder registered: the matrix run.
+    """Options checked, cases, converters and causes loaded, the recorder registered: the matrix run.
     ``recorder=False``: only the Matrix, for a fixture of another test (the fuzz) in an otherwise inert session."""
     from conformance.checks.deploy import DeployConfigError, mode_from_env
     from conformance.loader import ModuleLoadError
-    from conformance.run.expectations import ExpectationsError
+    from conformance.causes import CausesError
     from conformance.run.matrix import Matrix
     from conformance.run.options import OptionError, settings_from
     from conformance.run.recorder import Recorder, new_run_id, now
@@ -146,16 +146,16 @@ def _activate(config, recorder: bool = True):
         run_id = new_run_id()
         if recorder and config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(_XdistHooks(run_id), "conformance-xdist")
-    # in the checkout: expectations.toml and reports/ at its root; installed: the current directory's
-    # reports/ and the current directory's expectations.toml, else the one shipped with the package
+    # in the checkout: causes.toml and reports/ at its root; installed: the current directory's
+    # reports/ and the current directory's causes.toml, else the one shipped with the package
     rootdir = config.rootpath if in_checkout(config) else Path(config.invocation_params.dir)
     try:
         import onnx.defs
 
-        settings = settings_from(config.getoption, rootdir, onnx.defs.onnx_opset_version(), PACKAGED_EXPECTATIONS)
+        settings = settings_from(config.getoption, rootdir, onnx.defs.onnx_opset_version(), PACKAGED_CAUSES)
         matrix = Matrix(settings, run_id, os.environ.get("PYTEST_XDIST_WORKER", "main"))
         mode_from_env()  # a bad CONFORMANCE_DEPLOY is a usage error now, not a worker failure later
-    except (OptionError, ModuleLoadError, ExpectationsError, DeployConfigError) as exc:
+    except (OptionError, ModuleLoadError, CausesError, DeployConfigError) as exc:
         raise pytest.UsageError(str(exc)) from None
     if not in_checkout(config) and not os.environ.get("CONFORMANCE_CACHE_DIR"):
         # built artifacts (the local hub module) go beside the report, never into site-packages

@@ -1,4 +1,4 @@
-"""Reading the suite's TOML data files (expectations.toml, stacks.toml) with one-line errors."""
+"""Reading the suite's TOML data files (causes.toml, stacks.toml) with one-line errors."""
 from __future__ import annotations
 
 import tomllib

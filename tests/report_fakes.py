@@ -53,13 +53,31 @@ def rec(case: str, converter: str, opset: int, status: str, *, family: str = "de
     }
     r["stage"] = decide(stages).stage
     r.update(extra)
+    if "cause" in extra and expectation is None:  # a record of the causes contract carries no entry
+        r.pop("expectation", None)
     return r
 
 
+def cause(cid: str, *, kind: str = "silent wrong answer", status=("MISMATCH",), converters=("*",),
+          link: str = "https://github.com/onnx/tensorflow-onnx/issues/1", strict: bool = True, when=(),
+          title: str | None = None, reason: str | None = None, report: str = "", active: bool = True) -> dict:
+    """One cause of the registry, as ``doc["causes"]`` carries it (``conformance.causes.table``)."""
+    return {"id": cid, "title": title or f"{cid} described", "kind": kind, "status": list(status),
+            "signature": "elements outside", "scope": [{"converters": list(converters)}], "when": list(when),
+            "missing": [], "link": link, "report": report, "reason": reason or f"why {cid} fails",
+            "strict": strict, "active": active}
+
+
 def doc(records: list[dict], *, stack: str = "modern", packages: dict | None = None, complete: bool = True,
-        stale: list | None = None, schema_version: int = SCHEMA_VERSION, run_id: str = "run-1") -> dict:
+        stale: list | None = None, schema_version: int = SCHEMA_VERSION, run_id: str = "run-1",
+        causes: dict | list | None = None, stale_causes: list | None = None) -> dict:
+    """A results document; ``causes`` (a list of :func:`cause` entries, or id -> entry) and
+    ``stale_causes`` (ids) are the causes contract's keys.  ``stale``: ids of stale causes, or (a
+    file written before causes) stale expectation entries (dicts)."""
     convs = sorted({r["converter"] for r in records})
-    return {
+    entries = [e for e in stale or [] if isinstance(e, dict)]
+    ids = [str(e) for e in stale or [] if not isinstance(e, dict)]
+    out = {
         "schema_version": schema_version,
         "run": {"id": run_id, "started": "2026-11-23T06:00:00+00:00", "finished": "2026-11-23T06:01:00+00:00",
                 "wall_seconds": 60.0, "complete": complete, "cells": len(records), "argv": ["conformance/"],
@@ -70,6 +88,11 @@ def doc(records: list[dict], *, stack: str = "modern", packages: dict | None = N
                         "implementation": "CPython", "packages": dict(packages or PACKAGES)},
         "converters": {c: {"module": f"conformance.converters.{c}", "summary": f"{c}.convert(model)",
                            "available": True, "version": "1.0", "reason": None} for c in convs},
-        "stale_expectations": list(stale or []),
+        "stale_expectations": entries,
         "records": [dict(r, stack=stack) for r in copy.deepcopy(records)],
     }
+    if causes is not None:
+        out["causes"] = {c["id"]: c for c in causes} if isinstance(causes, list) else dict(causes)
+    if stale_causes is not None or ids:
+        out["stale_causes"] = list(stale_causes or []) + ids
+    return out

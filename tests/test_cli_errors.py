@@ -25,14 +25,15 @@ def test_bad_option_is_one_line_and_nonzero(args, message, tmp_path):
     assert len([ln for ln in err.splitlines() if ln.strip()]) <= 2, err
 
 
-def test_broken_case_module_and_expectations(tmp_path):
+def test_broken_case_module_and_causes(tmp_path):
     bad_mod = tmp_path / "bad_cases.py"
     bad_mod.write_text("raise RuntimeError('my module is broken')\n")
     p = run_collect("--cases-module", str(bad_mod), tmp_path=tmp_path)
     assert p.returncode != 0 and "my module is broken" in p.stderr and "Traceback" not in p.stderr
     bad_exp = tmp_path / "e.toml"
-    bad_exp.write_text('[[expected]]\ncase = "a"\nconverter = "b"\nstatus = "WHATEVER"\nreason = "r"\n')
-    p = run_collect("--expectations", str(bad_exp), tmp_path=tmp_path)
+    bad_exp.write_text('[[cause]]\nid = "a"\ntitle = "t"\nkind = "invalid graph"\nsignature = "s"\nlink = "l"\n'
+                       'status = "WHATEVER"\nreason = "r"\n')
+    p = run_collect("--causes", str(bad_exp), tmp_path=tmp_path)
     assert p.returncode != 0 and "not an expected-failure status" in p.stderr and "Traceback" not in p.stderr
 
 

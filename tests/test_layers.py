@@ -42,9 +42,10 @@ EXCLUDED = {"Layer": "the abstract base", "TFSMLayer": "a SavedModel endpoint", 
 
 def test_coverage_counts_classes_found_in_built_models_aliases_once():
     cov = cov_mod.coverage(_fake_run(), EXCLUDED)
-    assert [r.name for r in cov.covered] == ["Conv2D", "Dense", "InputLayer"]
-    assert [r.name for r in cov.missing] == ["LSTM"]
-    assert len(cov.relevant) == 4 and cov.percent == pytest.approx(75.0)
+    # InputLayer (every model's input) is no layer row: not covered, not counted
+    assert [r.name for r in cov.covered] == ["Conv2D", "Dense"]
+    assert [r.name for r in cov.missing] == ["LSTM"] and "InputLayer" not in {r.name for r in cov.rows}
+    assert len(cov.relevant) == 3 and cov.percent == pytest.approx(200 / 3)
     assert cov.unknown_excluded == ["Gone"]
     conv = next(r for r in cov.rows if r.name == "Conv2D")
     assert conv.aliases == ["Conv2D", "Convolution2D"] and conv.cases == ["conv"]
@@ -82,12 +83,12 @@ def test_command_prints_the_table_and_gates_on_min(tmp_path, capsys):
     ex = tmp_path / "excluded.toml"
     ex.write_text('[Layer]\nreason = "base"\n[TFSMLayer]\nreason = "endpoint"\n')
     path = write(_fake_run(), tmp_path / "results.json")
-    assert report_main(["layers", str(path), "--excluded", str(ex), "--min", "75"]) == 0
+    assert report_main(["layers", str(path), "--excluded", str(ex), "--min", "66"]) == 0
     out = capsys.readouterr().out
-    assert "3 of 4 inference-relevant" in out and "LSTM" in out and "TFSMLayer: endpoint" in out
+    assert "2 of 3 inference-relevant" in out and "LSTM" in out and "TFSMLayer: endpoint" in out
     assert report_main(["layers", str(path), "--excluded", str(ex), "--min", "90", "--json", "-"]) == 1
     data = json.loads(capsys.readouterr().out)
-    assert data["percent"] == 75.0 and data["covered"] == 3
+    assert data["percent"] == 66.7 and data["covered"] == 2
 
 
 def test_page_has_a_layers_view(tmp_path):

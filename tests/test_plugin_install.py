@@ -86,7 +86,7 @@ def test_installed_wheel_checks_a_trained_model_and_a_saved_model_outside_the_ch
     _run([py, "-m", "pip", "install", "-q", f"{wheel}[modern]"], timeout=1200)
     site = Path(_run([py, "-c", "import conformance, os; print(os.path.dirname(conformance.__file__))"],
                      cwd=tmp_path).stdout.strip()).resolve()
-    assert site.parent.name == "site-packages" and (site / "expectations.toml").is_file()
+    assert site.parent.name == "site-packages" and (site / "causes.toml").is_file()
     assert (site / "report" / "templates" / "matrix.html.j2").is_file()
     # a small classifier trained for a few steps, saved as .keras and as a SavedModel, by the installed Keras
     models = tmp_path / "models"
@@ -116,12 +116,12 @@ def test_installed_wheel_checks_a_trained_model_and_a_saved_model_outside_the_ch
         assert got["trained_mlp_savedmodel", row]["status"] == "NOT_APPLICABLE"
     assert got["trained_mlp", "tf2onnx-keras"]["stages"]["build"]["batches"] == [4, 1]
     # rows whose packages the modern extra does not install: UNAVAILABLE with the import error, expected
-    # by the shipped expectations, so the run passes
+    # by the shipped registry of causes, so the run passes
     for row in ("keras-export-jax", "keras-export-torch"):
         r = got["trained_mlp", row]
         if r["observed_status"] == "UNAVAILABLE":
             assert "No module named" in r["stages"]["availability"]["error"] and r["status"] == "XFAIL"
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert (empty / "reports" / "matrix.html").is_file()
-    assert doc["run"]["expectations"] == str(site / "expectations.toml")
+    assert doc["run"]["causes_file"] == str(site / "causes.toml")
     assert not (site.parent / "reports").exists()  # nothing written into site-packages

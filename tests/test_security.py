@@ -71,7 +71,7 @@ def _without_markup(path: Path, tmp_path: Path) -> Path:
 
 def test_a_tampered_results_file_cannot_inject_markup(tmp_path):
     evil = '<script>alert("name")</script>'
-    records = [fake_rec(f"case{evil}", f'conv"><img src=x onerror=alert(2)>', 13, "CONVERT_ERROR",
+    records = [fake_rec(f"case{evil}", 'conv"><img src=x onerror=alert(2)>', 13, "CONVERT_ERROR",
                         reason=f"boom {evil}", family=f"fam{evil}", description=f"desc {evil}",
                         converter_summary=f"summary {evil}"),
                fake_rec("plain", "conv", 13, "PASS")]

@@ -8,7 +8,7 @@ import re
 from conformance.report.__main__ import main
 from conformance.report.stacks import build_view, render, since, verdict
 from tests.report_fakes import doc, rec
-from tests.test_propose import MID, NEW, OLD
+from tests.test_causes_report import MID, NEW, OLD
 
 HOSTILE = "<script>window.pwned=1</script>&<b>"
 
@@ -103,7 +103,7 @@ def test_command_line_from_per_stack_files_and_bad_input(tmp_path, capsys):
 from tests.test_browser import browser, chromium, tab  # noqa: E402,F401  (pytest fixtures)
 
 
-def test_in_a_browser_a_click_opens_a_cells_records_as_text_and_filters_apply(tab, tmp_path):
+def test_in_a_browser_a_click_opens_a_cells_records_as_text_and_filters_apply(tab, tmp_path):  # noqa: F811
     out = tmp_path / "stacks.html"
     out.write_text(render(_merged(), stacks_file="/no/such/stacks.toml"), encoding="utf-8")
     tab.goto(out.as_uri())
@@ -129,20 +129,21 @@ def test_in_a_browser_a_click_opens_a_cells_records_as_text_and_filters_apply(ta
     assert row.is_hidden() and tab.locator('tr[data-case="mlp"][data-conv="keras-export"]').is_visible()
 
 
-def test_command_line_can_judge_recorded_runs_against_an_expectations_file(tmp_path):
+def test_command_line_can_judge_recorded_runs_against_a_registry_of_causes(tmp_path):
     paths = []
     for d in _docs():
         p = tmp_path / f"{d['environment']['stack']}.json"
         p.write_text(json.dumps(d))
         paths.append(str(p))
-    exp = tmp_path / "expectations.toml"
-    exp.write_text('[[expected]]\ncase = "seq"\nconverter = "tf2onnx-keras"\nwhen = ["tf2onnx==1.16.*"]\n'
-                   'status = "CONVERT_ERROR"\nreason = "a reason in words"\n')
+    exp = tmp_path / "causes.toml"
+    exp.write_text('[[cause]]\nid = "seq"\ntitle = "seq fails"\nkind = "conversion error"\nsignature = ".*"\n'
+                   'cases = "seq"\nconverters = "tf2onnx-keras"\nwhen = ["tf2onnx==1.16.*"]\n'
+                   'status = "CONVERT_ERROR"\nlink = "https://example.org/1"\nreason = "a reason in words"\n')
     out = tmp_path / "stacks.html"
-    assert main(["stacks", *paths, "-o", str(out), "--expectations", str(exp)]) == 0
+    assert main(["stacks", *paths, "-o", str(out), "--causes", str(exp)]) == 0
     page = out.read_text()
     row = re.search(r'<tr data-conv="tf2onnx-keras" data-case="seq".*?</tr>', page, re.S).group(0)
-    # mid's CONVERT_ERROR is now known; new's XFAIL (recorded with another file) has no entry here: MISMATCH
+    # mid's CONVERT_ERROR is now known; new's XFAIL (recorded with another registry) has no cause here: MISMATCH
     assert re.findall(r'class="c (\w+)"', row) == ["pass", "known", "fail"]
     exp.write_text(exp.read_text().replace("a reason in words", "TODO: later"))
-    assert main(["stacks", *paths, "-o", str(out), "--expectations", str(exp)]) == 2
+    assert main(["stacks", *paths, "-o", str(out), "--causes", str(exp)]) == 2

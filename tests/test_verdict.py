@@ -1,9 +1,9 @@
-"""Deciding a cell's status from its stages, and folding in expectations."""
+"""Deciding a cell's status from its stages, and folding in the registry of causes."""
 import pytest
 
-from conformance.run.expectations import Expectation
-from conformance.run.statuses import Status, outcome
-from conformance.run.verdict import apply_expectation, decide
+from conformance.causes import CellView, Registry, parse
+from conformance.statuses import Status, outcome
+from conformance.run.verdict import apply_causes, decide
 
 OK = {"ok": True}
 
@@ -55,8 +55,16 @@ def test_invalid_model_that_still_matches_says_so():
     assert d.status is Status.INVALID and "still ran it" in d.reason
 
 
-def entry(status="CONVERT_ERROR"):
-    return Expectation(index=1, case=("*",), converter=("c",), status=status, reason="known bug")
+def entry(status="CONVERT_ERROR", strict=True):
+    kind = "silent wrong answer" if status == "MISMATCH" else "conversion error"
+    return {"id": "known", "title": "known bug", "kind": kind, "status": status, "signature": ".*",
+            "converters": "c", "link": "https://example.org/1", "reason": "known bug", "strict": strict}
+
+
+def apply_expectation(decision, raw):
+    """The decision folded with a registry holding the one cause ``raw`` (covering the cell c / x / 13)."""
+    match = Registry(parse({"cause": [raw]}), {}).match(CellView("x", "c", 13), decision.status.value, decision.reason)
+    return apply_causes(decision, match)
 
 
 def test_expected_failure_becomes_xfail():
@@ -72,9 +80,7 @@ def test_unexpected_pass_is_xpass_and_fails():
 
 def test_a_pass_against_a_non_strict_entry_is_pass_with_a_note():
     """strict = false (a failure seen to come and go): a pass is PASS, the failure still XFAIL."""
-    import dataclasses
-
-    loose = dataclasses.replace(entry(), strict=False)
+    loose = entry(strict=False)
     d = apply_expectation(decide(passing_stages()), loose)
     assert d.status is Status.PASS and outcome(d.status) == "passed" and "strict = false" in d.reason
     failed = apply_expectation(decide(passing_stages(convert={"ok": False, "error": "E"})), loose)
@@ -85,7 +91,7 @@ def test_a_pass_against_a_non_strict_entry_is_pass_with_a_note():
 
 def test_different_failure_than_expected_keeps_the_real_status():
     d = apply_expectation(decide(passing_stages(checker={"ok": False, "error": "x"})), entry())
-    assert d.status is Status.INVALID and "expects CONVERT_ERROR" in d.reason
+    assert d.status is Status.INVALID and "known expects CONVERT_ERROR" in d.reason
     assert outcome(d.status) == "failed"
 
 
@@ -111,5 +117,4 @@ def test_deciding_stage_is_the_first_failing_one_in_decide_order():
 
 def test_expectation_keeps_the_deciding_stage():
     d = decide(passing_stages(compare={"ok": False, "failures": ["y differs"]}))
-    entry = Expectation(index=1, case=("*",), converter=("*",), status="MISMATCH", reason="known")
-    assert apply_expectation(d, entry).stage == "compare"
+    assert apply_expectation(d, entry("MISMATCH")).stage == "compare"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cases import vision
-from conformance import cache
+from cases import cache
 from cases.api import KERAS, TF_KERAS
 from conformance.checks import topk
 from conformance.converters.tf2onnx_graphdef import (Tf2OnnxGraphDef, Tf2OnnxGraphDefFunctional,

@@ -32,9 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
+from cases.model_io import call_model
 from conformance.checks.compare import compare, tolerance_for
 from conformance.errors import error_text
-from conformance.run.statuses import DIVERGE
+from conformance.lines import divergence_line as summary, number  # noqa: F401  (the one-line texts, shared with the page)
+from conformance.statuses import DIVERGE
 
 ENV = "CONFORMANCE_DIVERGENCE"
 METHODS = ("onnx-outputs", "bisect")
@@ -116,9 +118,8 @@ def layer_outputs(model) -> list[LayerOut]:
 def keras_values(model, outs: list[LayerOut], arrays: list) -> None:
     """Fill each LayerOut's value: one probe model with every layer output, run once."""
     K = _keras_module(model)
-    probe = K.Model(model.inputs, [o.tensor for o in outs])
-    x = arrays[0] if len(arrays) == 1 else list(arrays)
-    vals = probe(x, training=False)
+    probe = K.Model(model.inputs, [o.tensor for o in outs])  # takes the flat list, in model.inputs order
+    vals = call_model(probe, arrays)
     vals = vals if isinstance(vals, (list, tuple)) else [vals]
     for o, v in zip(outs, vals):
         o.value = np.asarray(v)
@@ -323,13 +324,13 @@ def bisect(model, outs: list[LayerOut], arrays, built_inputs, conv, case, opset:
                                             providers=["CPUExecutionProvider"])
             except Exception as exc:
                 info["problem"] = f"onnxruntime cannot load it: {error_text(exc, 300)}"
-                raise _Diverged
+                raise _Diverged from None
             order, _ = order_of(sess, conversion.output_names)
             try:
                 got = sess.run(order[:1], _feeds(sess, built_inputs, arrays))[0]
             except Exception as exc:
                 info["problem"] = f"onnxruntime cannot run it: {error_text(exc, 300)}"
-                raise _Diverged
+                raise _Diverged from None
             cmp_ = _compare(o, got, case)
             info["comparison"] = cmp_
             ok = cmp_.passed
@@ -372,33 +373,16 @@ class _Diverged(Exception):
 
 # ---------------------------------------------------------------- the search
 
-def summary(div: dict) -> str:
-    """One line for the terminal reason and the page."""
-    if not div:
-        return ""
-    if not div.get("ok"):
-        return f"first divergent layer: not found ({div.get('reason', 'no detail')})"
-    where = f"{div['layer']} ({div['class']}, layer {div['position']} of {div['layers']}; {div['method']})"
-    cmp_ = div.get("comparison") or {}
-    if div.get("problem"):
-        what = div["problem"]
-    elif cmp_:
-        what = (f"{cmp_.get('mismatched')}/{cmp_.get('total')} elements outside rtol={cmp_.get('rtol'):g}, "
-                f"atol={cmp_.get('atol'):g}, max abs err {cmp_.get('max_abs'):.3g}")
-        if cmp_.get("problem"):
-            what = cmp_["problem"]
-    else:
-        what = "diverges"
-    before = f"; {div['previous']} before it matches" if div.get("previous") else "; it is the first layer"
-    gap = f" (not mapped in between: {', '.join(div['unmapped_before'])})" if div.get("unmapped_before") else ""
-    return f"first divergent layer: {where}: {what}{before}{gap}"
-
-
-def _failing_batch(stages: dict, batches) -> int:
+def failing_batch(stages: dict) -> int:
+    """Index of the first batch whose comparison failed (0 when none did or none was compared)."""
     for k, b in enumerate((stages.get("compare") or {}).get("batches") or []):
         if any(not o.get("passed") for o in b.get("outputs", [])):
             return k
     return 0
+
+
+def _failing_batch(stages: dict, batches) -> int:
+    return failing_batch(stages)
 
 
 def find(*, model, built, conv, case, opset: int, model_bytes: bytes | None, output_names, stages: dict,

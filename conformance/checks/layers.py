@@ -23,7 +23,7 @@ def _layers_module(model):
 
 def inventory(layers_module) -> dict[str, list[str]]:
     """``{class name: [every public name of it]}`` over the Layer classes of a ``keras.layers`` module."""
-    base = getattr(layers_module, "Layer")
+    base = layers_module.Layer
     classes: dict[type, list[str]] = {}
     for name in dir(layers_module):
         obj = getattr(layers_module, name, None)

@@ -21,13 +21,28 @@ import numpy as np
 from cases.api import NO_KERAS, TF_KERAS
 from conformance.checks.compare import tolerance_for
 from conformance.errors import error_text
-from conformance.run.statuses import REPRO_WITHOUT_MODEL
+from conformance.statuses import REPRO_WITHOUT_MODEL
 
 SCRIPT = "repro.py"
 MODEL = "model.keras"
 INPUTS = "inputs.npz"
 #: statuses whose repro needs no model (the failure comes before it)
 NO_MODEL = REPRO_WITHOUT_MODEL
+
+
+#: ``CONFORMANCE_REPRO``: ``auto`` (default) writes repros for unexpected failures (a final status other
+#: than XFAIL), ``on`` for every failing cell, ``off`` for none
+ENV = "CONFORMANCE_REPRO"
+MODES = {"auto": "auto", "": "auto", "on": "on", "all": "on", "1": "on", "yes": "on", "off": "off", "0": "off",
+         "no": "off"}
+
+
+def repro_mode(value: str | None) -> tuple[str, str]:
+    """(mode, problem): the mode ``CONFORMANCE_REPRO`` asks for; an unknown value is ``auto`` with a note."""
+    key = (value or "").strip().lower()
+    if key in MODES:
+        return MODES[key], ""
+    return "auto", f"{ENV}={value!r} is not one of auto, on, off: auto used"
 
 
 def cell_dir(root: Path, cell_id: str) -> Path:
@@ -56,7 +71,7 @@ _FREEZE = '''
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
     specs = [tf.TensorSpec(shape, tf.as_dtype(dtype), name=name) for name, shape, dtype in INPUT_SPECS]
-    fn = tf.function(lambda *xs: model(xs[0] if len(xs) == 1 else list(xs), training=False))
+    fn = tf.function(lambda *xs: model(keras_input(model, xs), training=False))
     frozen = convert_variables_to_constants_v2(fn.get_concrete_function(*specs), lower_control_flow={lcf})
     tf.io.write_graph(frozen.graph, work, "model.pb", as_text=False)
     ins = [t.name for t in frozen.inputs if t.dtype != tf.resource]
@@ -70,6 +85,8 @@ CONVERTERS = {
     import tensorflow as tf
     import tf2onnx
     spec = [tf.TensorSpec(shape, tf.as_dtype(dtype), name=name) for name, shape, dtype in INPUT_SPECS]
+    if structured(model):  # a model that takes a dict of inputs: one argument with its structure
+        spec = [keras_input(model, spec)]
     onnx_model, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=OPSET)
     return onnx_model, None
 '''),
@@ -226,8 +243,37 @@ def compare(name, expected, actual, rtol, atol):
                                         float(rel.max()), idx, e.ravel()[worst], a.ravel()[worst]))
 
 
+def structured(model):
+    """Does the model take its inputs as a dict (or a nested structure), not one tensor or a flat list?"""
+    try:
+        struct = model.input
+    except Exception:
+        return False
+    if isinstance(struct, dict):
+        return True
+    return isinstance(struct, (list, tuple)) and any(isinstance(v, (dict, list, tuple)) for v in struct)
+
+
+def keras_input(model, values):
+    """``values`` (one per INPUT_SPECS entry: the model's inputs in the order of model.inputs) packed the
+    way the model takes them: the value itself, a list, or the model's dict of named inputs."""
+    values = list(values)
+    if not structured(model):
+        return values[0] if len(values) == 1 else values
+    tensors = list(model.inputs)
+
+    def pack(s):
+        if isinstance(s, dict):
+            return dict((k, pack(v)) for k, v in s.items())
+        if isinstance(s, (list, tuple)):
+            return type(s)(pack(v) for v in s)
+        return values[[j for j, t in enumerate(tensors) if t is s][0]]
+
+    return pack(model.input)
+
+
 def keras_outputs(model, arrays):
-    y = model(arrays[0] if len(arrays) == 1 else list(arrays), training=False)
+    y = model(keras_input(model, arrays), training=False)
     if isinstance(y, dict):
         names = list(getattr(model, "output_names", []) or [])
         y = [y[k] for k in names] if names and all(k in y for k in names) else [y[k] for k in sorted(y)]
@@ -367,7 +413,7 @@ def saved_model_file(model, flavour: str, folder: Path, check_arrays: list, refs
             again = K.models.load_model(str(path), compile=False, safe_mode=False)
         except TypeError:
             again = K.models.load_model(str(path), compile=False)
-        from conformance.worker.pipeline import keras_outputs
+        from cases.model_io import keras_outputs
 
         back = keras_outputs(again, check_arrays)
         if len(back) != len(refs) or any(not np.allclose(a, b, rtol=1e-6, atol=1e-7, equal_nan=True)

@@ -5,6 +5,7 @@ Each check returns plain data (a dict with ``ok`` and what it found); none decid
 """
 from __future__ import annotations
 
+import re
 import time
 
 from conformance.errors import error_text
@@ -59,13 +60,17 @@ def open_session(model_bytes: bytes, threads: int):
     return sess, {"ok": True, "seconds": time.perf_counter() - t0}
 
 
-def check_signature(sess, keras_inputs, keras_outputs) -> tuple[dict, list[str]]:
+def check_signature(sess, keras_inputs, keras_outputs, aliases: dict | None = None) -> tuple[dict, list[str]]:
     """Compare the session's I/O with Keras's.
 
-    keras_inputs: [(name, shape, dtype)]; keras_outputs: [(name, shape, dtype)].
+    keras_inputs: [(name, shape, dtype)]; keras_outputs: [(name, shape, dtype)]; aliases: Keras input
+    name -> other names of the same input (:func:`cases.model_io.input_aliases`).
     Returns (stage dict, feed order) where feed order lists, for each Keras
-    input, the ONNX input name to feed it to (by name when the names agree,
-    else by position).
+    input, the ONNX input name to feed it to: by name when the names agree (a
+    model that takes a dict of inputs: its keys or the names of its
+    ``keras.Input`` layers, in any order), else by the names once a ``:0``
+    tensor suffix and letter case are set aside (still a problem: the names
+    differ), else by position (a problem too).
     """
     problems: list[str] = []
     onnx_in = sess.get_inputs()
@@ -76,12 +81,12 @@ def check_signature(sess, keras_inputs, keras_outputs) -> tuple[dict, list[str]]
         problems.append(f"{len(onnx_in)} inputs {o_names}, Keras has {len(keras_inputs)} {k_names}")
     if len(onnx_out) != len(keras_outputs):
         problems.append(f"{len(onnx_out)} outputs, Keras has {len(keras_outputs)}")
-    by_name = set(k_names) == set(o_names)
-    if not by_name and len(onnx_in) == len(keras_inputs):
-        problems.append(f"input names {o_names} differ from Keras's {k_names} (fed by position)")
-    feed = k_names if by_name else o_names[: len(k_names)]
+    feed, fed_by = feed_names(k_names, o_names, aliases)
+    if fed_by != "name" and len(onnx_in) == len(keras_inputs):
+        how = "by position" if fed_by == "position" else "by the names without ':0' and case"
+        problems.append(f"input names {o_names} differ from Keras's {k_names} (fed {how})")
     onnx_by_name = {i.name: i for i in onnx_in}
-    for (kname, kshape, kdtype), oname in zip(keras_inputs, feed):
+    for (_kname, kshape, kdtype), oname in zip(keras_inputs, feed):
         oi = onnx_by_name.get(oname)
         if oi is None:
             continue
@@ -92,7 +97,7 @@ def check_signature(sess, keras_inputs, keras_outputs) -> tuple[dict, list[str]]
             problems.append(f"input {oname} has a fixed batch dimension {oi.shape[0]}")
         if kshape and oi.shape and len(oi.shape) != len(kshape):
             problems.append(f"input {oname} has rank {len(oi.shape)}, Keras has {len(kshape)}")
-    for (kname, _kshape, kdtype), oo in zip(keras_outputs, onnx_out):
+    for (_kname, _kshape, kdtype), oo in zip(keras_outputs, onnx_out):
         want = _ORT_TYPES.get(kdtype, kdtype)
         if oo.type != want:
             problems.append(f"output {oo.name} is {oo.type}, Keras gives {want}")
@@ -103,9 +108,43 @@ def check_signature(sess, keras_inputs, keras_outputs) -> tuple[dict, list[str]]
                    for i in onnx_in],
         "outputs": [{"name": o.name, "type": o.type, "shape": [d if isinstance(d, int) else str(d) for d in (o.shape or [])]}
                     for o in onnx_out],
-        "fed_by": "name" if by_name else "position",
+        "fed_by": fed_by,
     }
     return stage, feed
+
+
+def _loose(name: str) -> str:
+    return re.sub(r":\d+$", "", name).lower()
+
+
+def _match(candidates: list[list[str]], onnx_names: list[str], key) -> list[str] | None:
+    """One ONNX name per Keras input (its first candidate name that matches exactly one ONNX input under
+    ``key``), all distinct; None if any input finds none."""
+    index: dict[str, list[str]] = {}
+    for o in onnx_names:
+        index.setdefault(key(o), []).append(o)
+    out = []
+    for names in candidates:
+        hit = next((index[key(n)][0] for n in names if len(index.get(key(n), [])) == 1), None)
+        if hit is None:
+            return None
+        out.append(hit)
+    return out if len(set(out)) == len(out) else None
+
+
+def feed_names(keras_names: list[str], onnx_names: list[str],
+               aliases: dict[str, list[str]] | None = None) -> tuple[list[str], str]:
+    """(the ONNX input name for each Keras input, how they were matched: "name", "loose name" or
+    "position").  By name when every Keras input is an ONNX input by its name or one of its ``aliases``
+    (a model that takes a dict: the key, and the name of the ``keras.Input`` under it); by loose name
+    when they match one to one once a ``:N`` tensor suffix and letter case are set aside; else by position."""
+    if len(keras_names) == len(onnx_names):
+        candidates = [[k, *((aliases or {}).get(k) or [])] for k in keras_names]
+        for key, how in ((str, "name"), (_loose, "loose name")):
+            got = _match(candidates, onnx_names, key)
+            if got is not None:
+                return got, how
+    return list(onnx_names[: len(keras_names)]), "position"
 
 
 def output_order(sess, preferred: list[str] | None) -> tuple[list[str], str]:

@@ -1,11 +1,13 @@
 """Freezing a model's concrete function to a GraphDef ``.pb``, the "convert through TensorFlow" recipe.
 
-    fn = tf.function(lambda *xs: model(xs))
+    fn = tf.function(lambda *xs: model(xs))   # a dict-input model: model({name: x, ...})
     cf = fn.get_concrete_function(tf.TensorSpec(shape, dtype, name=KERAS_INPUT_NAME), ...)
     frozen = convert_variables_to_constants_v2(cf, lower_control_flow=...)
     tf.io.write_graph(frozen.graph, dir, "model.pb", as_text=False)
 
-The placeholders are named like the Keras inputs (``x`` -> tensor ``x:0``);
+The placeholders are one per Keras input, flat, named like the Keras inputs (``x`` -> tensor ``x:0``;
+a model that takes a dict: by key, ``token_ids:0``), and the traced function packs them the way
+the model takes them (:func:`cases.model_io.call_model`);
 the outputs are whatever the frozen function names them (``Identity:0``, ...),
 in the Keras model's output order.  One frozen graph per case and freezing
 choice is kept for the worker's life and shared by every opset.
@@ -29,8 +31,10 @@ class FrozenGraph:
     how: str
 
 
-def _call(model, xs):
-    return model(xs[0] if len(xs) == 1 else list(xs), training=False)
+def _call(model, xs, names):
+    from cases.model_io import call_model
+
+    return call_model(model, xs, names)  # a dict-input model gets {name: placeholder}
 
 
 def frozen_graph(model, ctx: ConvertContext, lower_control_flow: bool) -> FrozenGraph:
@@ -39,7 +43,8 @@ def frozen_graph(model, ctx: ConvertContext, lower_control_flow: bool) -> Frozen
         from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
         specs = tensor_specs(ctx)
-        fn = tf.function(lambda *xs: _call(model, xs))
+        names = [name for name, _, _ in ctx.inputs]
+        fn = tf.function(lambda *xs: _call(model, xs, names))
         concrete = fn.get_concrete_function(*specs)
         frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=lower_control_flow)
         folder = ctx.case_dir / f"frozen-lcf{int(lower_control_flow)}"

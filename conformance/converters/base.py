@@ -56,7 +56,7 @@ class ConvertContext:
     deadline: float
     #: memo shared by every cell this worker runs: key -> value
     memo: dict = dataclasses.field(default_factory=dict)
-    #: runs command-line converters (conformance.worker.launcher.Launcher); see :meth:`run_module`
+    #: runs command-line converters (conformance.worker.launcher.Launcher, given by the worker); see :meth:`run_module`
     launcher: Any = None
 
     def remaining(self) -> float:
@@ -68,9 +68,22 @@ class ConvertContext:
         stdout, stderr); raises OpsetRejected when tf2onnx refused the opset, ConverterCrashed /
         ConverterTimedOut when the process died or overran, RuntimeError for any other non-zero exit.
         User converter modules call this for their own command lines."""
-        from conformance.converters._cli import run_module
-
-        return run_module(module, args, self)
+        if self.launcher is None:   # the worker (and the benchmarks) give one; converters import no worker code
+            raise RuntimeError(f"`python -m {module}`: this ConvertContext has no launcher (launcher=...)")
+        launcher = self.launcher
+        done = launcher.run(module, list(map(str, args)), timeout=self.remaining())
+        text = done.stderr + done.stdout
+        if done.timed_out:
+            raise ConverterTimedOut(f"`python -m {module}` did not finish within the cell's time limit "
+                                    f"({launcher.mode} launch, killed after {done.seconds:.0f} s)")
+        if done.returncode < 0:
+            raise ConverterCrashed(f"`python -m {module}` died of {done.signal_name} ({launcher.mode} launch)"
+                                   + (f"; last output: {last_error_line(text)}" if text.strip() else ""))
+        if done.returncode != 0:
+            if tf2onnx_rejects_opset(text):
+                raise OpsetRejected(last_error_line(text))
+            raise RuntimeError(f"exit code {done.returncode}: {last_error_line(text)}")
+        return done
 
     def shared(self, key: str, make: Callable[[], Any]) -> Any:
         """Compute ``make()`` once per worker for this case and ``key``."""
@@ -133,10 +146,24 @@ def tf2onnx_opset_refusal():
 
 
 def tensor_specs(ctx: ConvertContext):
-    """tf.TensorSpec for each Keras input, named like the Keras input."""
+    """tf.TensorSpec for each Keras input, named like the Keras input (a dict-input model: its key), flat,
+    in the order of ``model.inputs``."""
     import tensorflow as tf
 
     return [tf.TensorSpec(shape, tf.as_dtype(dtype), name=name) for name, shape, dtype in ctx.inputs]
+
+
+def input_signature(model, ctx: ConvertContext) -> list:
+    """The input signature of a call ``model(x)``: a list with one entry per positional argument.  A model
+    that takes a dict (or a nested structure) of inputs gets ``[{"token_ids": tf.TensorSpec(...), ...}]``,
+    its structure with a named spec per input (:func:`cases.model_io.model_input`); a model that takes
+    one tensor or a flat list gets the flat list of :func:`tensor_specs`, as before dict inputs were known."""
+    from cases.model_io import is_structured, model_input
+
+    specs = tensor_specs(ctx)
+    if not is_structured(model):
+        return specs
+    return [model_input(model, specs, [name for name, _, _ in ctx.inputs])]
 
 
 def keras_major() -> int:

@@ -2,11 +2,11 @@
 
 A generated case is a Cell like any other: the same ``Matrix``
 hands it to the isolated worker (which rebuilds the model from the case name),
-``verdict.decide`` gives its status and the known-failures file is applied as
-expectations.  What the property makes of each status is the ``fuzz`` column of the status table
-(:mod:`conformance.run.statuses`):
+``verdict.decide`` gives its status and the known-failures file (a registry of causes)
+is applied.  What the property makes of each status is the ``fuzz`` column of the status table
+(:mod:`conformance.statuses`):
 
-* fine: PASS, NOT_APPLICABLE, UNSUPPORTED_OPSET, and XFAIL, a known failure (an entry of ``known_failures.toml``, whose ``case``
+* fine: PASS, NOT_APPLICABLE, UNSUPPORTED_OPSET, and XFAIL, a known failure (a cause of ``known_failures.toml``, whose ``cases``
   globs match generated names, e.g. ``"g.*_bwd*"``) seen as expected: fine, so
   CI does not go red on a bug already written down.  XPASS is fine as well:
   such globs are deliberately coarse and cover passing configurations too.
@@ -29,7 +29,7 @@ from conformance.run.recorder import new_run_id, now, run_metadata
 from conformance.run.environment import describe
 from conformance.fuzz.model import Config
 from conformance.run.options import OptionError, Settings, parse_converters, parse_opsets
-from conformance.run.statuses import FUZZ_DISCARDED, FUZZ_FINE, Status
+from conformance.statuses import FUZZ_DISCARDED, FUZZ_FINE, Status
 
 RESULTS_NAME = "fuzz-results.json"
 KNOWN_FAILURES = Path(__file__).with_name("known_failures.toml")
@@ -70,8 +70,8 @@ def fuzz_targets(settings: Settings, max_opset: int, explicit_converters: bool, 
 
 
 class FuzzRunner:
-    """One fuzz session: a Matrix of its own (own work directory, known failures as
-    expectations), a cache of cells already run, and the failures to write down."""
+    """One fuzz session: a Matrix of its own (own work directory, its known failures as a
+    registry of causes), a cache of cells already run, and the failures to write down."""
 
     def __init__(self, settings: Settings, converters, opsets, profile: str = "", nodeid: str = "",
                  known_failures: Path | None = KNOWN_FAILURES, results_path: Path | None = None,
@@ -80,7 +80,7 @@ class FuzzRunner:
 
         self.run_id = new_run_id("fuzz-")
         fuzz_settings = dataclasses.replace(settings, converters=tuple(converters), opsets=tuple(opsets),
-                                            expectations=known_failures)
+                                            causes=known_failures)
         self.session = Matrix(fuzz_settings, self.run_id, process_id="fuzz")
         self.opsets = tuple(opsets)
         self.profile = profile

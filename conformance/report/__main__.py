@@ -1,4 +1,4 @@
-"""Command line of the reports: ``python -m conformance.report {html,diff,merge,rebuild,baseline,overhead,propose,stacks,layers}``.
+"""Command line of the reports: ``python -m conformance.report {html,diff,merge,rebuild,baseline,overhead,causes,issue,stacks,layers,repro}``.
 
 Exit codes: 0 done (diff: no regression), 1 diff found regressions, 2 bad input
 (one line on stderr, no traceback).
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from conformance.report.layers import CoverageError
-from conformance.run.expectations import ExpectationsError
+from conformance.causes import CausesError
 from conformance.run.results import ResultsError
 from conformance.stacks import StacksError
 
@@ -51,23 +51,33 @@ def _parser() -> argparse.ArgumentParser:
     o = sub.add_parser("overhead", help="how much of a run's wall time is the suite and how much raw work")
     o.add_argument("results", help="a results.json")
 
-    pr = sub.add_parser("propose", help="proposed expectations.toml entries for a run's unexpected failures (TOML)")
-    pr.add_argument("results", nargs="+", help="results.json files (several stacks: version ranges)")
-    pr.add_argument("-o", "--output", help="write the TOML here instead of stdout")
-    pr.add_argument("--expectations", metavar="FILE",
-                    help="judge each cell's observed status against this file first (as a run with it would): "
-                         "what is left is what the file does not explain yet")
-    pr.add_argument("--check", action="store_true",
-                    help="exit 1 if any cell is left unexplained or would pass against an entry (XPASS)")
+    ca = sub.add_parser("causes", help="the registry of causes against recorded runs: check, propose")
+    csub = ca.add_subparsers(dest="causes_command", required=True, parser_class=_Parser)
+    for name, what in (("check", "exit 1 if a failure is unexplained, a cause would XPASS, or a cause is stale"),
+                       ("propose", "draft causes (TOML) for the failures no cause explains, clustered by signature")):
+        c = csub.add_parser(name, help=what)
+        c.add_argument("results", nargs="+", help="results.json files (several stacks: version ranges)")
+        c.add_argument("--causes", default=None, metavar="FILE",
+                       help="the registry to judge against (default: causes.toml at the checkout's root; 'none': none)")
+        if name == "propose":
+            c.add_argument("-o", "--output", help="write the TOML here instead of stdout")
+
+    iss = sub.add_parser("issue", help="an upstream-ready report (markdown) of one cause, from a run's results")
+    iss.add_argument("cause", help="the cause's id (causes.toml)")
+    iss.add_argument("results", nargs="+", help="results.json files (several stacks: the versions it was seen on)")
+    iss.add_argument("-o", "--output", help="the markdown file to write (default: stdout)")
+    iss.add_argument("--causes", default=None, metavar="FILE", help="the registry (default: the checkout's causes.toml)")
+    iss.add_argument("--no-repro", action="store_true",
+                     help="do not build the smallest affected cell's standalone repro (it re-runs that one cell)")
 
     st = sub.add_parser("stacks", help="the all-stacks page: per case x converter, which stacks pass, since when")
     st.add_argument("results", nargs="+", help="results.json files of the stacks (or one merged file)")
     st.add_argument("-o", "--output", default="stacks.html", help="the page to write (default: stacks.html)")
     st.add_argument("--stacks-file", help="stacks.toml, for the stacks' order and descriptions (default: the checkout's)")
     st.add_argument("--title", help="page title")
-    st.add_argument("--expectations", metavar="FILE",
-                    help="judge each cell's observed status against this file first (as a run with it would), "
-                         "e.g. runs recorded before an entry was written")
+    st.add_argument("--causes", metavar="FILE",
+                    help="judge each cell's observed status against this registry first (as a run with it would), "
+                         "e.g. runs recorded before a cause was written")
 
     ly = sub.add_parser("layers", help="layer coverage: which keras.layers classes the cases hold, status per converter")
     ly.add_argument("results", help="a results.json")
@@ -75,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
                     help="exit 1 if fewer than this percentage of the inference-relevant classes are covered")
     ly.add_argument("--json", metavar="FILE", help="also write the coverage as JSON ('-' for stdout instead of the table)")
     ly.add_argument("--excluded", metavar="TOML", help="the excluded-layers file (default: cases/layers/excluded.toml)")
+
+    rp = sub.add_parser("repro", help="write one cell's standalone repro folder now (runs that one cell again)")
+    rp.add_argument("cell", metavar="CELL_ID", help="the cell's id, e.g. masking_lstm-tf2onnx-keras-opset9")
+    rp.add_argument("--results", default="reports/results.json",
+                    help="the results file holding the cell; the folder goes to repro/ next to it "
+                         "(default: reports/results.json)")
 
     r = sub.add_parser("rebuild", help="results.json from an interrupted run's results.partial.jsonl")
     r.add_argument("partial", help="the results.partial.jsonl file")
@@ -149,46 +165,70 @@ def _overhead(args) -> int:
     return overhead_main([args.results])
 
 
-def _propose(args) -> int:
-    from conformance.report.propose import propose, rejudge, render
+def _registry(path) -> list:
+    from conformance.causes import load
+    from conformance.run.options import CAUSES_FILE
+
+    if path is not None and str(path).lower() == "none":
+        return []
+    if path is None:
+        from conformance.plugin import PACKAGED_CAUSES, ROOT
+
+        path = ROOT / CAUSES_FILE if (ROOT / CAUSES_FILE).is_file() else PACKAGED_CAUSES
+    return load(path)
+
+
+def _causes(args) -> int:
+    from conformance.report.causes import propose, rejudge, render, stale, unexplained
     from conformance.run.results import load
 
-    docs = [(str(p), load(p)) for p in args.results]
-    xpass: list[dict] = []
-    if args.expectations:
-        from conformance.run.expectations import load as load_expectations
+    registry = _registry(args.causes)
+    judged = [(str(p), rejudge(load(p), registry)) for p in args.results]
+    docs = [(label, doc) for label, (doc, _) in judged]
+    xpass = [r for _, (_, xp) in judged for r in xp]
+    if args.causes_command == "propose":
+        text = render(propose(docs), [str(p) for p in args.results])
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8")
+            print(f"wrote {args.output}")
+        else:
+            sys.stdout.write(text)
+        return 0
+    bad = [r for _, doc in docs for r in doc["records"] if unexplained(r)]
+    gone = sorted({c for _, doc in docs for c in stale(doc, registry)})
+    for r in bad[:50]:
+        print(f"UNEXPLAINED {r.get('stack')}: {r['case']} / {r['converter']} / opset {r['opset']}: "
+              f"{r.get('observed_status')}: {str(r.get('signature') or '')[:160]}")
+    for r in xpass[:50]:
+        print(f"XPASS {r.get('stack')}: {r['case']} / {r['converter']} / opset {r['opset']} passes, but cause "
+              f"{r.get('cause')} expects {r.get('expected_status')}: narrow its scope or remove it")
+    for cid in gone:
+        print(f"STALE {cid}: the runs covered it with its converter available and no cell matched it")
+    cells = sum(len(doc["records"]) for _, doc in docs)
+    used = {r["cause"] for _, doc in docs for r in doc["records"] if r.get("cause") and r["status"] == "XFAIL"}
+    print(f"{cells} cells: {len(bad)} unexplained, {len(xpass)} XPASS, {len(gone)} stale causes; "
+          f"{len(used)} of {len(registry)} causes seen", file=sys.stderr)
+    return 1 if bad or xpass or gone else 0
 
-        entries = load_expectations(args.expectations)
-        judged = [(label, rejudge(doc, entries)) for label, doc in docs]
-        docs = [(label, doc) for label, (doc, _) in judged]
-        xpass = [r for _, (_, xp) in judged for r in xp]
-    proposals = propose(docs)
-    text = render(proposals, [str(p) for p in args.results])
+
+def _issue(args) -> int:
+    from conformance.report.issue import write_issue
+
+    text = write_issue(args.cause, args.results, _registry(args.causes), repro=not args.no_repro)
     if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"wrote {args.output}")
-    elif not args.check or proposals:
+    else:
         sys.stdout.write(text)
-    for r in xpass:
-        print(f"XPASS {r.get('stack')}: {r['case']} / {r['converter']} / opset {r['opset']} passes, but an entry "
-              f"expects {r.get('expected_status')}: narrow or remove it", file=sys.stderr)
-    if args.check:
-        n = sum(len(p.cases) * len(p.converters) for p in proposals)
-        print(f"{len(proposals)} proposed entries ({n} case x converter pairs unexplained), {len(xpass)} XPASS cells",
-              file=sys.stderr)
-        return 1 if proposals or xpass else 0
     return 0
 
 
 def _stacks(args) -> int:
     from conformance.report.stacks import render_files
 
-    entries = None
-    if args.expectations:
-        from conformance.run.expectations import load as load_expectations
-
-        entries = load_expectations(args.expectations)
-    print(f"wrote {render_files(args.results, args.output, stacks_file=args.stacks_file, title=args.title, expectations=entries)}")
+    entries = _registry(args.causes) if args.causes else None
+    print(f"wrote {render_files(args.results, args.output, stacks_file=args.stacks_file, title=args.title, causes=entries)}")
     return 0
 
 
@@ -210,13 +250,19 @@ def _layers(args) -> int:
     return 0
 
 
+def _repro(args) -> int:
+    from conformance.report.repro_cell import main as repro_main
+
+    return repro_main(args.cell, args.results)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"html": _html, "diff": _diff, "merge": _merge, "rebuild": _rebuild, "baseline": _baseline,
-                "overhead": _overhead, "propose": _propose, "stacks": _stacks,
-                "layers": _layers}[args.command](args)
-    except (ResultsError, ExpectationsError, StacksError, CoverageError) as exc:  # bad input: its one line, exit 2
+                "overhead": _overhead, "causes": _causes, "issue": _issue, "stacks": _stacks,
+                "layers": _layers, "repro": _repro}[args.command](args)
+    except (ResultsError, CausesError, StacksError, CoverageError) as exc:  # bad input: its one line, exit 2
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -2,7 +2,7 @@
 
 A *regression* is a cell that was in an accepted state (PASS, XFAIL; XPASS counts
 as passing too: its outputs matched) and is now in a worse one.  Worse is by the rank of the
-status table (:mod:`conformance.run.statuses`):
+status table (:mod:`conformance.statuses`):
 passing (PASS, XPASS) < expected failure (XFAIL) < anything else.  So PASS -> XFAIL
 is a regression (the cell now fails, an expectation entry only hides it), and
 XFAIL -> CRASH is one (it fails differently than accepted).  A *fix* is a move to a
@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 
 from conformance.run.results import ResultsError
-from conformance.run.statuses import ACCEPTED, rank
+from conformance.statuses import ACCEPTED, rank
 
 
 KINDS = ("regression", "fix", "changed", "new", "removed")
@@ -83,8 +83,16 @@ def stacks_of(doc: dict) -> list[str]:
         [str(doc.get("run", {}).get("stack") or "default")]
 
 
-def classify(old: dict | None, new: dict | None) -> str | None:
-    """The kind of change between two records of one cell, None when its status is the same."""
+def _strict(rec: dict, causes: dict | None) -> bool | None:
+    """Whether the cause a record names (its expectation entry, in a file written before causes) is strict."""
+    if rec.get("cause"):
+        return ((causes or {}).get(rec["cause"]) or {}).get("strict")
+    return (rec.get("expectation") or {}).get("strict")
+
+
+def classify(old: dict | None, new: dict | None, causes: dict | None = None) -> str | None:
+    """The kind of change between two records of one cell, None when its status is the same
+    (``causes``: the new document's registry, ``doc["causes"]``)."""
     if old is None:
         return "new"
     if new is None:
@@ -92,7 +100,7 @@ def classify(old: dict | None, new: dict | None) -> str | None:
     a, b = old["status"], new["status"]
     if a == b:
         return None
-    if {a, b} == {"PASS", "XFAIL"} and (new.get("expectation") or {}).get("strict") is False:
+    if {a, b} == {"PASS", "XFAIL"} and _strict(new, causes) is False:
         return "changed"  # a failure its entry says comes and goes (strict = false) came or went
     if a in ACCEPTED and rank(b) > rank(a):
         return "regression"
@@ -122,7 +130,7 @@ def diff(old_doc: dict, new_doc: dict) -> Diff:
     changes, unchanged = [], 0
     order = {k: i for i, k in enumerate(KINDS)}
     for k in sorted(set(old) | set(new)):
-        kind = classify(old.get(k), new.get(k))
+        kind = classify(old.get(k), new.get(k), new_doc.get("causes"))
         if kind is None:
             unchanged += 1
         else:

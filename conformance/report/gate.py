@@ -43,12 +43,15 @@ BASELINE_KEYS = ("case", "converter", "opset", "stack", "status", "observed_stat
 
 def slim_baseline(doc: dict) -> dict:
     """The part of a results document the gate needs: each cell's key and statuses, the run and the
-    environment (no stages, facts or reasons: a baseline is committed, and refreshed)."""
+    environment (no stages, facts or reasons: a baseline is committed, and refreshed; so the run's
+    and environment's paths of this machine are made portable)."""
+    from conformance.report.portable import portable
+
     records = [{k: r[k] for k in BASELINE_KEYS if r.get(k) is not None} for r in doc["records"]]
-    out = {k: doc[k] for k in ("schema_version", "run", "environment") if k in doc}
+    out = {k: portable(doc[k]) for k in ("schema_version", "run", "environment") if k in doc}
     out["kind"] = "baseline"
     if "stacks" in doc:
-        out["stacks"] = {name: {"environment": meta.get("environment", {}), "runs": meta.get("runs", [])}
+        out["stacks"] = {name: portable({"environment": meta.get("environment", {}), "runs": meta.get("runs", [])})
                          for name, meta in doc["stacks"].items()}
     out["records"] = records
     return out

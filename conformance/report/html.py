@@ -5,6 +5,12 @@ cell is coloured by its (already decided) status and opens a detail view.  All
 text goes through Jinja2 with autoescape, because reasons and errors contain
 ``<``, ``>`` and quotes.  Several results files become several stacks side by
 side; a baseline diff marks the changed cells.
+
+The page leads with what matters: a converter that cannot be imported (every cell of its stack
+observed ``UNAVAILABLE``) is one line above the tables, not columns; then the changed cells (with
+a baseline), the unexpected failures (by signature), the silent wrong answers, the expected
+failures (by cause) and the passes; then the causes seen in the run, each opening into its cells.
+Status colours come from the status table (``conformance/statuses.py``, ``colour``).
 """
 from __future__ import annotations
 
@@ -24,13 +30,31 @@ from markupsafe import Markup
 
 from conformance.report import diff as diff_mod
 from conformance.report.merge import merge_docs, stacks_meta
-from conformance.report.layers import view as layers_view
+from conformance.report.layers import layer_classes, view as layers_view
 from conformance.report.speedup import load_speedup, speedup_view
-from conformance.run import statuses
+from conformance import statuses
 from conformance.run.results import load
 
 CHANGE_MARK = {"regression": "\u25bc", "fix": "\u25b2", "changed": "\u2022", "new": "+"}
 TRACE_LIMIT = 4000
+#: observed statuses that are silent wrong answers: the model converts and runs, and its answer is wrong
+SILENT = ("MISMATCH", "SIGNATURE")
+#: a cause's kind when the results file does not say (an unknown id, an old file's expectation entry)
+KIND_OF_STATUS = {"MISMATCH": "silent wrong answer", "SIGNATURE": "silent wrong answer", "INVALID": "invalid graph",
+                  "CONVERT_ERROR": "conversion error", "UNSUPPORTED_OPSET": "conversion error",
+                  "CRASH": "conversion error", "TIMEOUT": "conversion error", "RUNTIME_ERROR": "runtime error",
+                  "UNAVAILABLE": "unavailable", "CASE_ERROR": "case error", "DEGENERATE": "case error",
+                  "NOT_APPLICABLE": "not applicable"}
+#: the groups of "failures and changes first", in order (a cell is in the first that takes it)
+ATTENTION = (("changed", "Changed against the baseline"), ("unexpected", "Unexpected failures"),
+             ("silent", "Silent wrong answers (expected)"), ("expected", "Expected failures"),
+             ("pass", "Passes"), ("not_tried", "Not tried"))
+#: rows of one group of that table (expected failures: the first few; the causes table has them all)
+ATTENTION_ROWS = {"expected": 10}
+ATTENTION_ROWS_DEFAULT = 60
+#: packages a cause's "seen on" names when its ``when`` names none
+SEEN_PACKAGES = ("tf2onnx", "tensorflow", "keras", "onnx", "onnxruntime")
+_HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 
 def make_env(undefined=jinja2.Undefined) -> jinja2.Environment:
     """The page's Jinja2 environment (autoescape on).  Missing keys of older or partial records
@@ -115,7 +139,58 @@ def combine(docs: list[tuple[str, dict]]) -> dict:
             old_keys = seen.get(name, (set(), None))[0]
             seen[name] = (old_keys | keys, pkgs)
         fixed.append((label, doc))
-    return merge_docs(fixed)
+    merged = merge_docs(fixed)
+    # the registry of causes of every input (merge_docs keeps them too; this keeps any it does not)
+    causes: dict = {}
+    for _, doc in fixed:
+        for cid, info in causes_of(doc).items():
+            causes.setdefault(cid, info)
+    if causes:
+        merged["causes"] = dict(causes, **(merged.get("causes") or {}))
+    return merged
+
+
+def causes_of(doc: dict) -> dict[str, dict]:
+    """The registry of causes a results document carries (``causes``; per stack in a merged one)."""
+    out = dict(doc.get("causes") or {})
+    for meta in (doc.get("stacks") or {}).values():
+        if isinstance(meta, dict):
+            for cid, info in (meta.get("causes") or {}).items():
+                out.setdefault(cid, info)
+    return out
+
+
+def _stale_list(doc: dict, stacks: list[str]) -> list[tuple[str, str]]:
+    """(stack, cause id) of the stale causes: per stack when the document keeps them per stack,
+    else the document's own list (a single run's, or what a merge kept)."""
+    metas = doc.get("stacks") if isinstance(doc.get("stacks"), dict) else {}
+    if any(isinstance(m, dict) and "stale_causes" in m for m in metas.values()):
+        return [(s, str(c)) for s in stacks for c in (metas.get(s) or {}).get("stale_causes") or []]
+    label = stacks[0] if len(stacks) == 1 else ", ".join(stacks)
+    return [(label, str(c)) for c in doc.get("stale_causes") or []]
+
+
+def status_colours() -> list[dict]:
+    """The CSS of every status from the status table's ``colour`` (text colour: whichever of dark
+    and white reads better on it), plus ``OTHER`` for a status this code does not know."""
+    rows = [(s.value, f.colour) for s, f in statuses.TABLE.items()] + [("OTHER", statuses.facts("OTHER").colour)]
+    return [{"name": name, "bg": c if _HEX.match(str(c)) else "#999999", "fg": _text_colour(c)} for name, c in rows]
+
+
+def _text_colour(colour: str) -> str:
+    c = str(colour).lstrip("#")
+    if not _HEX.match("#" + c):
+        return "#ffffff"
+    if len(c) == 3:
+        c = "".join(ch * 2 for ch in c)
+
+    def lin(v: int) -> float:
+        v /= 255
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    lum = 0.2126 * lin(int(c[0:2], 16)) + 0.7152 * lin(int(c[2:4], 16)) + 0.0722 * lin(int(c[4:6], 16))
+    dark = 0.0137  # relative luminance of #1d2327, the page's text colour
+    return "#1d2327" if (lum + 0.05) / (dark + 0.05) >= 1.05 / (lum + 0.05) else "#ffffff"
 
 
 # ---------------------------------------------------------------- the view model
@@ -209,7 +284,7 @@ class Strings:
 def _divergence_view(div) -> dict | None:
     if not isinstance(div, dict):
         return None
-    from conformance.checks.divergence import summary
+    from conformance.lines import divergence_line as summary
 
     out = {"ok": bool(div.get("ok")), "line": summary(div)}
     for k in ("method", "layer", "class", "position", "layers", "batch", "tensor", "previous", "problem", "reason"):
@@ -281,7 +356,12 @@ def _detail(rec: dict, meta: dict, change: diff_mod.Change | None) -> dict:
              if k not in _FACTS_SHOWN]
     if other:
         d["facts"] = other
-    if rec.get("expectation"):
+    cid = _cause_id(rec)
+    if cid:
+        d["cause"] = cid
+    if rec.get("signature") and statuses.facts(str(rec.get("status"))).outcome == "failed":
+        d["sgn"] = str(rec["signature"])
+    if rec.get("expectation") and not rec.get("cause"):  # a results file written before causes
         e = rec["expectation"]
         d["exp"] = {"index": e.get("index"), "status": e.get("status"), "reason": e.get("reason"),
                     "link": _safe_link(e.get("link")), "link_text": e.get("link") or "",
@@ -323,7 +403,6 @@ def _cell_view(rec: dict, idx: int, change: diff_mod.Change | None, stacked: boo
         "opset": int(rec["opset"]),
         "passing": status in statuses.PASSING,
         "tried": statuses.tried(observed),
-        "count": 0,
         "case": rec["case"],
         "converter": rec["converter"],
         "stack": str(rec.get("stack") or "default"),
@@ -372,12 +451,208 @@ def _case_summary(cells: list[dict]) -> dict:
     return {"kind": kind, "text": text, "detail": detail, "cells": sorted(cells, key=lambda c: c["opset"])}
 
 
+def _cause_id(rec: dict) -> str | None:
+    """The id of the cause a record names; a file written before causes: its expectation entry, ``#N``."""
+    if rec.get("cause"):
+        return str(rec["cause"])
+    e = rec.get("expectation")
+    if isinstance(e, dict) and e.get("index") is not None:
+        return f"#{e['index']}"
+    return None
+
+
+def _cause_info(cid: str, rec: dict, causes: dict) -> dict:
+    info = causes.get(cid)
+    if isinstance(info, dict):
+        return info
+    e = rec.get("expectation") if not rec.get("cause") else None
+    if isinstance(e, dict):
+        reason = str(e.get("reason") or "")
+        return {"id": cid, "title": _one_line(reason, 120), "kind": None,
+                "status": [e.get("status")] if e.get("status") else [], "link": e.get("link") or "",
+                "reason": reason, "strict": e.get("strict", True), "when": e.get("when") or []}
+    return {"id": cid, "title": "(not in this results file's registry)", "kind": None, "status": [], "link": "",
+            "reason": "", "strict": True}
+
+
+def _one_line(text, limit: int = 240) -> str:
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _priority(status: str, observed: str) -> str:
+    """Which group of "failures and changes first" a cell is in (a change is told apart by the caller)."""
+    f = statuses.facts(status)
+    if f.outcome == "failed":       # the run fails on it: unexpected failures (and passes a cause did not expect)
+        return "unexpected"
+    if observed in SILENT:
+        return "silent"
+    if f.outcome == "xfailed":
+        return "expected"
+    if f.outcome == "passed":
+        return "pass"
+    return "not_tried"
+
+
+_GROUP_RANK = {k: i for i, (k, _) in enumerate(ATTENTION)}
+
+
+def _packages_of(info: dict) -> list[str]:
+    """The distributions a cause's ``when`` names (on the cause or on a part of its scope)."""
+    reqs = list(info.get("when") or [])
+    for part in info.get("scope") or []:
+        if isinstance(part, dict):
+            reqs += list(part.get("when") or [])
+    out = []
+    for r in reqs:
+        m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", str(r))
+        if m:
+            name = m.group(1).lower().replace("-", "_")
+            if name not in out:
+                out.append(name)
+    return out
+
+
+def _seen_on(info: dict, seen: list[str], others: list[str], envs: dict[str, dict]) -> str:
+    """The package versions a cause was seen on; with several stacks, since / until which version
+    (ordering the stacks by one package's version separates those that saw it from those that ran
+    its cells and did not)."""
+    from conformance.report.stacks import _SINCE_PACKAGES, _v
+
+    pkgs = _packages_of(info) or list(SEEN_PACKAGES)
+
+    def versions(stack):
+        p = envs.get(stack, {}).get("packages") or {}
+        return ", ".join(f"{k} {p[k]}" for k in pkgs if p.get(k))
+
+    if len(seen) + len(others) <= 1 or not seen:
+        return versions(seen[0]) if seen else ""
+    text = "stacks " + ", ".join(seen)
+    for pkg in list(dict.fromkeys(pkgs + list(_SINCE_PACKAGES))):
+        yes = [_v((envs.get(s, {}).get("packages") or {}).get(pkg)) for s in seen]
+        no = [_v((envs.get(s, {}).get("packages") or {}).get(pkg)) for s in others]
+        if any(v is None for v in yes):
+            continue
+        no = [v for v in no if v is not None]
+        if not no:
+            continue
+        if max(no) < min(yes):
+            return f"{text}: since {pkg} {min(yes)} (not seen up to {max(no)})"
+        if max(yes) < min(no):
+            return f"{text}: until {pkg} {max(yes)} (gone in {min(no)})"
+    return text + ("" if not others else f"; not on {', '.join(others)}")
+
+
+def _causes_view(records: list[dict], cells: list[dict], causes: dict, envs: dict[str, dict],
+                 stacks: list[str]) -> tuple[list[dict], dict]:
+    """One row per cause seen in the run (silent wrong answers first, then by cells), and the
+    page data of every cause named (id -> title, kind, reason, link, ...)."""
+    rows: dict[str, dict] = {}
+    ran: dict[str, set] = collections.defaultdict(set)  # stack -> (case, converter) run there
+    for r, c in zip(records, cells):
+        ran[c["stack"]].add((r["case"], r["converter"]))
+        cid = c["cause"]
+        if not cid:
+            continue
+        row = rows.get(cid)
+        if row is None:
+            info = _cause_info(cid, r, causes)
+            row = rows[cid] = {"id": cid, "info": info, "cells": [], "per_stack": collections.Counter(),
+                               "converters": [], "cases": set(), "layers": set(), "observed": collections.Counter(),
+                               "statuses": collections.Counter(), "pairs": set()}
+        row["cells"].append(c["idx"])
+        row["per_stack"][c["stack"]] += 1
+        if r["converter"] not in row["converters"]:
+            row["converters"].append(r["converter"])
+        row["cases"].add(r["case"])
+        row["layers"].update(layer_classes(r))
+        row["observed"][c["observed"]] += 1
+        row["statuses"][(c["status"], c["observed"])] += 1
+        row["pairs"].add((r["case"], r["converter"]))
+    out = []
+    for cid, row in rows.items():
+        info = row["info"]
+        kind = info.get("kind") or KIND_OF_STATUS.get(row["observed"].most_common(1)[0][0], "other")
+        seen = [s for s in stacks if row["per_stack"].get(s)]
+        others = [s for s in stacks if s not in seen and ran[s] & row["pairs"]]
+        out.append({
+            "id": cid, "title": str(info.get("title") or ""), "kind": kind, "silent": kind == "silent wrong answer",
+            "cells": row["cells"], "count": len(row["cells"]),
+            "per_stack": [(s, row["per_stack"][s]) for s in seen] if len(stacks) > 1 else [],
+            # what the cells observed (a known failure marked so), and the passes a cause expected to fail
+            "statuses": [{"status": st, "shown": ob if st == "XFAIL" else st, "known": st == "XFAIL", "n": n}
+                         for (st, ob), n in sorted(row["statuses"].items(), key=lambda kv: (
+                             statuses.ORDER.index(kv[0][1]) if kv[0][1] in statuses.ORDER else 99, kv[0][0]))],
+            "observed": [s for s, _ in row["observed"].most_common()],
+            "converters": row["converters"], "cases": sorted(row["cases"]), "layers": sorted(row["layers"]),
+            "seen_on": _seen_on(info, seen, others, envs),
+            "link": _safe_link(info.get("link")), "link_text": str(info.get("link") or ""),
+            "reason": str(info.get("reason") or ""), "strict": info.get("strict", True) is not False,
+            "active": info.get("active"),
+        })
+    out.sort(key=lambda r: (not r["silent"], -r["count"], r["id"]))
+    data = {}
+    for r in out:
+        info = rows[r["id"]]["info"]
+        data[r["id"]] = {"title": r["title"], "kind": r["kind"], "reason": r["reason"], "link": r["link"],
+                         "link_text": r["link_text"], "strict": r["strict"],
+                         "status": "|".join(map(str, info.get("status") or [])),
+                         "report": str(info.get("report") or ""), "signature": str(info.get("signature") or "")}
+    return out, data
+
+
+def _attention(cells: list[dict], records: list[dict], the_diff, causes_rows: list[dict]) -> list[dict]:
+    """"Failures and changes first": the groups of ATTENTION, each with rows of cells alike
+    (a change kind, a signature, a cause), bounded; passes and cells not tried are counts."""
+    by_group: dict[str, list[tuple[dict, dict]]] = collections.defaultdict(list)
+    aside: collections.Counter = collections.Counter()
+    for c, r in zip(cells, records):
+        if c["collapsed"]:  # a converter that cannot be imported: its line above the tables says it
+            aside[c["group"]] += 1
+            continue
+        by_group[c["group"]].append((c, r))
+        if c["change"] is not None:
+            by_group["changed"].append((c, r))
+    titles = {r["id"]: r["title"] for r in causes_rows}
+    out = []
+    for key, title in ATTENTION:
+        items = by_group.get(key, [])
+        if key == "changed" and the_diff is None:
+            continue
+        rows: dict[tuple, dict] = {}
+        for c, r in items:
+            if key == "changed":
+                k, label = (c["change"].kind,), c["change"].kind
+            elif key == "unexpected":
+                sig = r.get("signature") or _one_line(r.get("reason"), 160)
+                k, label = (c["observed"], sig), sig
+            elif key in ("silent", "expected"):
+                k = (c["cause"] or "", c["observed"])
+                label = (c["cause"] + (": " + titles[c["cause"]] if titles.get(c["cause"]) else "")) if c["cause"] \
+                    else _one_line(r.get("reason"), 160)
+            else:
+                continue
+            row = rows.setdefault(k, {"label": label, "cause": c["cause"] if key in ("silent", "expected") else None,
+                                      "observed": c["observed"], "cells": [], "converters": []})
+            row["cells"].append(c["idx"])
+            if c["converter"] not in row["converters"]:
+                row["converters"].append(c["converter"])
+        order = sorted(rows.values(), key=lambda r: (-len(r["cells"]), r["label"]))
+        if key == "changed":
+            kinds = list(diff_mod.KINDS)
+            order = sorted(rows.values(), key=lambda r: kinds.index(r["label"]) if r["label"] in kinds else 99)
+        limit = ATTENTION_ROWS.get(key, ATTENTION_ROWS_DEFAULT)
+        out.append({"key": key, "title": title, "count": len(items), "distinct": len(rows),
+                    "rows": order[:limit], "more": max(0, len(order) - limit), "aside": aside.get(key, 0),
+                    "removed": len(the_diff.of("removed")) if key == "changed" else 0})
+    return out
+
+
 def build_view(doc: dict, *, baseline: dict | None = None, baseline_label: str = "",
                speedup: dict | None = None, sources: list[str] | None = None, title: str | None = None) -> dict:
-    records = doc["records"]
     meta = stacks_meta(doc)
     stacks = list(meta)
-    for r in records:
+    for r in doc["records"]:
         s = str(r.get("stack") or "default")
         if s not in stacks:
             stacks.append(s)
@@ -387,9 +662,10 @@ def build_view(doc: dict, *, baseline: dict | None = None, baseline_label: str =
             for c in run.get("converters", []):
                 if c not in conv_order:
                     conv_order.append(c)
-    for c in sorted({r["converter"] for r in records}):
+    for c in sorted({r["converter"] for r in doc["records"]}):
         if c not in conv_order:
             conv_order.append(c)
+    causes = causes_of(doc)
 
     the_diff = diff_mod.diff(baseline, doc) if baseline is not None else None
     changes: dict[tuple, diff_mod.Change] = {}
@@ -403,43 +679,47 @@ def build_view(doc: dict, *, baseline: dict | None = None, baseline_label: str =
     def stack_of(r):
         return str(r.get("stack") or "default")
 
-    # a converter that cannot be imported (every cell observed UNAVAILABLE) is one column with its reason
+    # a converter that cannot be imported (every cell of its stack observed UNAVAILABLE) is one line
+    # above the tables, with its reason and cause: no columns in the matrix, the summaries or the layers
     by_sc: dict[tuple, list] = collections.defaultdict(list)
-    for r in records:
+    for r in doc["records"]:
         by_sc[(stack_of(r), r["converter"])].append(r)
-    collapsed: dict[tuple, str] = {}
+    collapsed: dict[tuple, dict] = {}
     for key, recs in by_sc.items():
         if recs and all(str(r.get("observed_status") or r.get("status")) == "UNAVAILABLE" for r in recs):
             info = (meta.get(key[0], {}).get("converters") or {}).get(key[1], {})
             av = next(((r.get("stages") or {}).get("availability") or {} for r in recs), {})
-            collapsed[key] = str(info.get("reason") or av.get("error") or "the converter cannot be imported")
+            reason = str(info.get("reason") or av.get("error") or "the converter cannot be imported")
+            named = collections.Counter(_cause_id(r) for r in recs if _cause_id(r))
+            collapsed[key] = {"stack": key[0], "converter": key[1], "cells": len(recs),
+                              "reason": _one_line(reason.strip().splitlines()[0] if reason.strip() else reason, 300),
+                              "cause": named.most_common(1)[0][0] if named else None,
+                              "status": collections.Counter(str(r["status"]) for r in recs).most_common(1)[0][0],
+                              "opsets": sorted({int(r["opset"]) for r in recs})}
 
+    # rows that lead with what matters: within a family, cases with unexpected failures first, then
+    # silent wrong answers, expected failures, passes; families in the same order
+    records = sorted(doc["records"], key=lambda r: (r.get("family", ""), r["case"], r["converter"], int(r["opset"])))
     present = {(stack_of(r), r["converter"], int(r["opset"])) for r in records}
     columns = []
     for s in stacks:
         for c in conv_order:
-            opsets = sorted({p[2] for p in present if p[0] == s and p[1] == c})
-            if not opsets:
-                continue
             if (s, c) in collapsed:
-                columns.append({"stack": s, "converter": c, "opset": "all", "opsets": opsets, "key": f"{s}|{c}|all",
-                                "collapsed": True, "reason": collapsed[(s, c)]})
-            else:
-                columns.extend({"stack": s, "converter": c, "opset": o, "opsets": [o], "key": f"{s}|{c}|{o}",
-                                "collapsed": False, "reason": ""} for o in opsets)
-    col_index = {}
-    for i, col in enumerate(columns):
-        for o in col["opsets"]:
-            col_index[(col["stack"], col["converter"], o)] = i
+                continue
+            opsets = sorted({p[2] for p in present if p[0] == s and p[1] == c})
+            columns.extend({"stack": s, "converter": c, "opset": o, "key": f"{s}|{c}|{o}"} for o in opsets)
+    col_index = {(col["stack"], col["converter"], col["opset"]): i for i, col in enumerate(columns)}
 
     stacked = len(stacks) > 1
-    cells, details, families = [], [], collections.OrderedDict()
+    cells, details = [], []
     by_case: dict[str, dict] = {}
-    for idx, r in enumerate(sorted(records, key=lambda r: (r.get("family", ""), r["case"], r["converter"],
-                                                           int(r["opset"])))):
+    for idx, r in enumerate(records):
         st = stack_of(r)
         k = (st, r["case"], r["converter"], int(r["opset"]))
         view = _cell_view(r, idx, changes.get(k), stacked)
+        view["cause"] = _cause_id(r)
+        view["group"] = _priority(view["status"], view["observed"])
+        view["collapsed"] = (st, r["converter"]) in collapsed
         details.append(_detail(r, meta.get(st, {}), changes.get(k)))
         cells.append(view)
         row = by_case.get(r["case"])
@@ -449,33 +729,33 @@ def build_view(doc: dict, *, baseline: dict | None = None, baseline_label: str =
                 "case": r["case"], "description": r.get("description") or "", "tags": r.get("tags") or [],
                 "keras": r.get("keras") or "", "family": r.get("family") or "other",
                 "module": r.get("case_module") or "", "cells": [None] * len(columns), "groups": {},
+                "rank": len(ATTENTION),
                 "io": [f"input {io.get('name')}: {_fmt(io.get('shape'))} {io.get('dtype')}"
                        for io in facts.get("keras_inputs") or []]
                       + [f"output {io.get('name')}: {_fmt(io.get('shape'))} {io.get('dtype')}"
                          for io in facts.get("keras_outputs") or []]}
-            families.setdefault(row["family"], []).append(row)
         elif not row["io"] and (r.get("facts") or {}).get("keras_inputs"):
             facts = r["facts"]
             row["io"] = ([f"input {io.get('name')}: {_fmt(io.get('shape'))} {io.get('dtype')}" for io in facts["keras_inputs"]]
                          + [f"output {io.get('name')}: {_fmt(io.get('shape'))} {io.get('dtype')}"
                             for io in facts.get("keras_outputs") or []])
-        i = col_index[(st, r["converter"], int(r["opset"]))]
-        if columns[i]["collapsed"]:
-            first = row["cells"][i]
-            if first is None:
-                view["count"] = 1
-                view["opsets"] = [view["opset"]]
-                row["cells"][i] = view
-            else:
-                first["count"] += 1
-                first["opsets"].append(view["opset"])
-                if view["status"] != first["status"]:  # e.g. an expectation covers only some opsets
-                    first["mixed"] = True
-        else:
-            row["cells"][i] = view
+        if view["collapsed"]:
+            continue
+        row["rank"] = min(row["rank"], _GROUP_RANK["changed"] if view["change"] else _GROUP_RANK[view["group"]])
+        row["cells"][col_index[(st, r["converter"], int(r["opset"]))]] = view
         row["groups"].setdefault((st, r["converter"]), []).append(view)
 
-    groups = [(s, c) for s in stacks for c in conv_order if (s, c) in by_sc]
+    families: dict[str, list] = {}
+    for row in sorted(by_case.values(), key=lambda row: (row["rank"], row["case"])):
+        if columns and not any(row["cells"]):  # every cell of the case is in an unavailable converter's line
+            continue
+        families.setdefault(row["family"], []).append(row)
+    for c in cells:
+        if c["collapsed"]:
+            collapsed[(c["stack"], c["converter"])].setdefault("first", c["id"])
+    families = collections.OrderedDict(sorted(families.items(), key=lambda kv: (kv[1][0]["rank"], kv[0])))
+
+    groups = [(s, c) for s in stacks for c in conv_order if (s, c) in by_sc and (s, c) not in collapsed]
     for rows in families.values():
         for row in rows:
             row["summary"] = [(_case_summary(row["groups"][g]) if g in row["groups"] else None) for g in groups]
@@ -485,7 +765,7 @@ def build_view(doc: dict, *, baseline: dict | None = None, baseline_label: str =
         convs = meta.get(s, {}).get("converters", {})
         for c in conv_order:
             recs = by_sc.get((s, c))
-            if not recs:
+            if not recs or (s, c) in collapsed:
                 continue
             counts = collections.Counter(str(r["status"]) for r in recs)
             rate, tried = _pass_rate(counts)
@@ -496,16 +776,22 @@ def build_view(doc: dict, *, baseline: dict | None = None, baseline_label: str =
             available = info.get("available")  # run.matrix.converters_summary decided it from the records
             summary.append({"stack": s, "converter": c, "summary": info.get("summary") or recs[0].get("converter_summary"),
                             "version": version, "available": available,
-                            "unavailable_reason": info.get("reason") or collapsed.get((s, c)),
+                            "unavailable_reason": info.get("reason"),
                             "total": len(recs), "tried": tried, "rate": rate, "counts": counts})
-    statuses_present = [s for s in statuses.ORDER if any(c["status"] == s for c in cells)] + sorted(
-        {c["status"] for c in cells} - set(statuses.ORDER))
-    observed_present = [s for s in statuses.ORDER if any(c["known"] and c["observed"] == s for c in cells)]
+    shown = [c for c in cells if not c["collapsed"]]
+    statuses_present = [s for s in statuses.ORDER if any(c["status"] == s for c in shown)] + sorted(
+        {c["status"] for c in shown} - set(statuses.ORDER))
+    observed_present = [s for s in statuses.ORDER if any(c["known"] and c["observed"] == s for c in shown)]
 
     envs = {s: meta.get(s, {}).get("environment", {}) for s in stacks}
     packages = sorted({p for e in envs.values() for p in (e.get("packages") or {})})
     runs = [(s, run) for s in stacks for run in meta.get(s, {}).get("runs", [])]
     stale = [(s, e) for s in stacks for e in meta.get(s, {}).get("stale_expectations", []) or []]
+    stale_causes = [(s, cid, causes.get(cid) or {}) for s, cid in _stale_list(doc, stacks)]
+
+    causes_rows, causes_data = _causes_view(records, cells, causes, envs, stacks)
+    attention = _attention(cells, records, the_diff, causes_rows)
+    matrix_converters = [c for c in conv_order if any(col["converter"] == c for col in columns)]
 
     case_ix = {c: i for i, c in enumerate(dict.fromkeys(c["case"] for c in cells))}
     conv_ix = {c: i for i, c in enumerate(dict.fromkeys(c["converter"] for c in cells))}
@@ -518,16 +804,16 @@ def build_view(doc: dict, *, baseline: dict | None = None, baseline_label: str =
                        case_ix[c["case"]], conv_ix[c["converter"]], stack_ix[c["stack"]], c["rid"]] for c in cells],
             "cases": list(case_ix), "convs": list(conv_ix), "stack_names": list(stack_ix),
             "short": statuses.SHORT, "outcome": {s.value: f.outcome for s, f in statuses.TABLE.items()},
-            "stacked": stacked}
+            "stacked": stacked, "causes": causes_data}
 
     return {
         "title": title or "Keras \u2192 ONNX compatibility matrix",
         "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "sources": sources or [],
         "stacks": stacks,
-        "converters": conv_order,
+        "converters": matrix_converters,
         "columns": columns,
-        "collapsed": [{"stack": k[0], "converter": k[1], "reason": v} for k, v in collapsed.items()],
+        "collapsed": list(collapsed.values()),
         "groups": [{"stack": s, "converter": c} for s, c in groups],
         "families": families,
         "cells": cells,
@@ -536,15 +822,20 @@ def build_view(doc: dict, *, baseline: dict | None = None, baseline_label: str =
         "observed_known": observed_present,
         "all_statuses": statuses.ORDER,
         "short": statuses.SHORT,
+        "status_css": status_colours(),
         "envs": envs,
         "packages": packages,
         "runs": runs,
         "stale": stale,
+        "stale_causes": stale_causes,
         "diff": the_diff,
         "baseline_label": baseline_label,
         "change_mark": CHANGE_MARK,
+        "attention": attention,
+        "causes": causes_rows,
         "speedup": speedup_view(speedup) if speedup is not None else None,
-        "layers": layers_view(doc) if not stacked else None,
+        "layers": layers_view(doc, converters=[c for c in conv_order if (stacks[0], c) in by_sc
+                                               and (stacks[0], c) not in collapsed]) if not stacked else None,
         "not_tried": sorted(statuses.NOT_TRIED),
         "data_packed": embed_packed(data),
         "rows_json": embed_json({row["case"]: {k: row[k] for k in ("description", "family", "module", "keras", "tags", "io")}

@@ -10,6 +10,11 @@ names, so aliases count once).  The classes no case can hold are listed with the
 
 A class's status per converter counts the cells of every case that holds it, by observed status
 (an expected failure counts as what it is): ``PASS 8/8`` or ``6/8 pass; MISMATCH``.
+
+``InputLayer`` is not a layer row: every functional model holds one (it is the model's input, not
+something a converter translates), so it would be "covered" by every case and count in the
+percentage.  The walk records it as it is (the facts stay true); coverage leaves it out of the
+inventory and of what cases hold (:data:`NOT_LAYERS`), for old results files too.
 """
 from __future__ import annotations
 
@@ -17,10 +22,17 @@ import collections
 import dataclasses
 from pathlib import Path
 
-from conformance.run import statuses
+from conformance import statuses
 from conformance.tomlfile import read_toml
 
 EXCLUDED_FILE = Path(__file__).resolve().parents[2] / "cases" / "layers" / "excluded.toml"
+#: classes every model holds that are no layer to convert: not rows, not counted in coverage
+NOT_LAYERS = frozenset({"InputLayer"})
+
+
+def layer_classes(record: dict) -> list[str]:
+    """The ``keras.layers`` classes a record's case holds (``facts.keras_layers``), minus :data:`NOT_LAYERS`."""
+    return [n for n in (record.get("facts") or {}).get("keras_layers") or [] if n not in NOT_LAYERS]
 
 
 class CoverageError(Exception):
@@ -111,13 +123,15 @@ def inventory_of(records: list[dict]) -> dict[str, list[str]] | None:
 def coverage(doc: dict, excluded: dict[str, str] | None = None) -> Coverage:
     records = doc.get("records") or []
     inv = inventory_of(records)
+    if inv is not None:
+        inv = {k: v for k, v in inv.items() if k not in NOT_LAYERS}
     if inv is None:
         raise CoverageError("no record of this results file carries the keras.layers inventory "
                             "(no Keras 3 case was built in the run, or it predates layer coverage)")
     excluded = load_excluded() if excluded is None else excluded
     holders: dict[str, set[str]] = collections.defaultdict(set)
     for r in records:
-        for name in (r.get("facts") or {}).get("keras_layers") or []:
+        for name in layer_classes(r):
             holders[name].add(r["case"])
     converters = list(dict.fromkeys(r["converter"] for r in records))
     by_case: dict[str, list[dict]] = collections.defaultdict(list)
@@ -141,16 +155,30 @@ def coverage(doc: dict, excluded: dict[str, str] | None = None) -> Coverage:
     return Coverage(rows, converters, sorted(set(excluded) - set(inv)))
 
 
+def unavailable(cov: Coverage) -> list[str]:
+    """Converters every counted cell of which observed UNAVAILABLE (they cannot be imported here)."""
+    out = []
+    for c in cov.converters:
+        seen = {s for r in cov.rows for s in (r.statuses.get(c) or {})}
+        if seen == {statuses.Status.UNAVAILABLE.value}:
+            out.append(c)
+    return out
+
+
 def table_lines(cov: Coverage, *, cases_width: int = 60) -> list[str]:
     lines = [f"layer coverage: {len(cov.covered)} of {len(cov.relevant)} inference-relevant keras.layers classes "
              f"covered ({cov.percent:.1f} %); {len(cov.rows) - len(cov.relevant)} excluded with a reason"]
-    head = ["layer", "cases"] + cov.converters
+    gone = unavailable(cov)
+    shown = [c for c in cov.converters if c not in gone]
+    if gone:
+        lines.append(f"not in the table (cannot be imported here: every cell UNAVAILABLE): {', '.join(gone)}")
+    head = ["layer", "cases"] + shown
     body = []
     for r in cov.covered:
         names = ", ".join(r.cases)
         if len(names) > cases_width:
             names = names[:cases_width - 1] + "\u2026"
-        body.append([r.name, f"{len(r.cases)}: {names}"] + [r.summary(c) for c in cov.converters])
+        body.append([r.name, f"{len(r.cases)}: {names}"] + [r.summary(c) for c in shown])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)] if body else [len(h) for h in head]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines.append(fmt.format(*head))
@@ -167,8 +195,10 @@ def table_lines(cov: Coverage, *, cases_width: int = 60) -> list[str]:
     return lines
 
 
-def view(doc: dict, excluded: dict[str, str] | None = None) -> dict | None:
-    """The page's "layers" view, or None when the run carries no inventory (nothing to show)."""
+def view(doc: dict, excluded: dict[str, str] | None = None, converters: list[str] | None = None) -> dict | None:
+    """The page's "layers" view, or None when the run carries no inventory (nothing to show).
+    ``converters``: the columns, in order (the page leaves out converters that cannot be imported:
+    they are one line above its tables); default every converter of the run."""
     try:
         if excluded is None:
             try:
@@ -178,11 +208,12 @@ def view(doc: dict, excluded: dict[str, str] | None = None) -> dict | None:
         cov = coverage(doc, excluded)
     except CoverageError:
         return None
+    shown = cov.converters if converters is None else [c for c in converters if c in cov.converters]
     return {"percent": f"{cov.percent:.1f}", "covered": len(cov.covered), "relevant": len(cov.relevant),
-            "converters": cov.converters,
+            "converters": shown,
             "rows": [{"name": r.name, "aliases": [a for a in r.aliases if a != r.name], "state": r.state,
                       "reason": r.reason, "cases": r.cases,
-                      "cells": [(r.summary(c), _css(r.statuses.get(c))) for c in cov.converters]}
+                      "cells": [(r.summary(c), _css(r.statuses.get(c))) for c in shown]}
                      for r in cov.rows]}
 
 

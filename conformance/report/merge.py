@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
+from conformance.report.portable import portable_text
 from conformance.run.results import SCHEMA_VERSION, ResultsError, document, load, record_key
 
 
@@ -20,12 +21,12 @@ def stack_name(doc: dict) -> str:
 
 
 def stacks_meta(doc: dict) -> dict[str, dict]:
-    """{stack: {environment, converters, runs, stale_expectations}} for a loaded document."""
+    """{stack: {environment, converters, runs, stale_causes}} for a loaded document."""
     if isinstance(doc.get("stacks"), dict) and doc["stacks"]:
         return doc["stacks"]
     names = sorted({str(r.get("stack") or "default") for r in doc["records"]}) or [stack_name(doc)]
     return {n: {"environment": doc.get("environment", {}), "converters": doc.get("converters", {}),
-                "runs": [doc.get("run", {})], "stale_expectations": doc.get("stale_expectations", [])}
+                "runs": [doc.get("run", {})], "stale_causes": list(doc.get("stale_causes", []))}
             for n in names}
 
 
@@ -37,18 +38,12 @@ def _merge_converters(a: dict, b: dict) -> dict:
     return out
 
 
-def _stale(lists: list[list[dict]]) -> list[dict]:
-    """An entry is stale for the merge only if it matched no cell in any input that reported stale entries."""
-    if not lists:
-        return []
-    common = {e["index"] for e in lists[0]}
-    for lst in lists[1:]:
-        common &= {e["index"] for e in lst}
-    seen, out = set(), []
-    for e in lists[0]:
-        if e["index"] in common and e["index"] not in seen:
-            seen.add(e["index"])
-            out.append(e)
+def _stale(lists: list[list[str]], used: set[str]) -> list[str]:
+    """A cause is stale for the merge if an input that covered it found it stale and no cell of the merged
+    stack matched it (a shard may cover a cause that another shard's cells match)."""
+    out: list[str] = []
+    for lst in lists:
+        out += [c for c in lst if isinstance(c, str) and c not in used and c not in out]
     return out
 
 
@@ -64,7 +59,10 @@ def merge_docs(docs: list[tuple[str, dict]]) -> dict:
     stacks: dict[str, dict] = {}
     stack_from: dict[str, str] = {}
     stale_lists: dict[str, list] = {}
+    causes: dict[str, dict] = {}
     for label, doc in docs:
+        for cid, c in (doc.get("causes") or {}).items():
+            causes.setdefault(cid, c)
         for r in doc["records"]:
             r = dict(r, stack=str(r.get("stack") or "default"))
             k = record_key(r)
@@ -91,18 +89,19 @@ def merge_docs(docs: list[tuple[str, dict]]) -> dict:
                                 "runs": list(meta.get("runs", []))}
                 stack_from[name] = label
             if all(run.get("complete") for run in meta.get("runs", [])):
-                stale_lists.setdefault(name, []).append(list(meta.get("stale_expectations", [])))
+                stale_lists.setdefault(name, []).append(list(meta.get("stale_causes", [])))
     for name, lists in stale_lists.items():
-        stacks[name]["stale_expectations"] = _stale(lists)
+        used = {str(r["cause"]) for r in records if r["stack"] == name and r.get("cause") and r["status"] == "XFAIL"}
+        stacks[name]["stale_causes"] = _stale(lists, used)
     for meta in stacks.values():
-        meta.setdefault("stale_expectations", [])
+        meta.setdefault("stale_causes", [])
     runs = [run for meta in stacks.values() for run in meta["runs"]]
     first = next(iter(stacks.values()))
     started = [r["started"] for r in runs if r.get("started")]
     finished = [r["finished"] for r in runs if r.get("finished")]
     run = {
         "id": "merged-" + datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
-        "merged_from": [label for label, _ in docs],
+        "merged_from": [portable_text(label) for label, _ in docs],   # no paths of this machine
         "run_ids": [r.get("id") for r in runs],
         "started": min(started) if started else None,
         "finished": max(finished) if finished else None,
@@ -112,10 +111,10 @@ def merge_docs(docs: list[tuple[str, dict]]) -> dict:
         "stack": ", ".join(stacks),
     }
     complete = all(r.get("complete") for r in runs)
-    stale = [e for meta in stacks.values() for e in meta["stale_expectations"]]
+    stale = sorted({c for meta in stacks.values() for c in meta["stale_causes"]})
     doc = document(run, first["environment"], _merge_converters(
         first["converters"], {k: v for m in stacks.values() for k, v in m["converters"].items()}),
-        records, stale, complete)
+        records, stale, complete, causes)
     doc["stacks"] = stacks
     return doc
 

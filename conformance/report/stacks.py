@@ -8,7 +8,7 @@ show.  A click on a cell opens its per-opset records (status, deciding stage, re
 and its link), rendered from data embedded once in the page, with ``textContent`` only.
 
 Built from results files alone (several per-stack files, or one merged file); status facts
-(rank, tried, labels) come from the status table, ``conformance/run/statuses.py``.
+(rank, tried, labels) come from the status table, ``conformance/statuses.py``.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from packaging.version import InvalidVersion, Version
 
 from conformance.report.merge import merge_docs, stacks_meta
 from conformance.run.results import ResultsError, load
-from conformance.run.statuses import Status, facts
+from conformance.statuses import Status, facts
 
 #: the packages that "since" ranges are told in, in order of preference, and the columns of the stacks table
 PACKAGES = ("tf2onnx", "tensorflow", "keras", "tf_keras", "onnx", "onnxruntime", "keras2onnx", "protobuf", "numpy")
@@ -118,8 +118,8 @@ def _embed(data) -> Markup:
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
-def _detail(rec: dict) -> dict:
-    exp = rec.get("expectation") or {}
+def _detail(rec: dict, causes: dict | None = None) -> dict:
+    exp = ((causes or {}).get(rec["cause"]) or {}) if rec.get("cause") else (rec.get("expectation") or {})
     return {"opset": rec.get("opset"), "status": rec.get("status"), "observed": rec.get("observed_status"),
             "stage": rec.get("stage"), "reason": " ".join(str(rec.get("reason") or "").split())[:600],
             "entry": exp.get("reason") if isinstance(exp, dict) else None,
@@ -152,7 +152,8 @@ def build_view(doc: dict, stacks_file=None, title: str | None = None) -> dict:
             per_conv[conv][n][v["kind"]] += 1
             if v["kind"] in ("pass", "known", "fail", "part"):
                 outcomes[n] = v["kind"] == "pass"
-            details.append({"case": case, "converter": conv, "stack": n, "cells": [_detail(r) for r in recs]})
+            details.append({"case": case, "converter": conv, "stack": n,
+                            "cells": [_detail(r, doc.get("causes")) for r in recs]})
             row_cells.append(dict(v, d=len(details) - 1))
         s = since(outcomes, envs, _order_for(conv))
         differs = len({c["kind"] for c in row_cells if c["kind"] != "missing"}) > 1
@@ -193,17 +194,17 @@ def render(doc: dict, stacks_file=None, title: str | None = None) -> str:
 
 
 def render_files(paths: list[str | Path], out: str | Path, stacks_file=None, title: str | None = None,
-                 expectations: list | None = None) -> Path:
-    """The page from results files; with ``expectations`` (loaded entries), each cell's observed status
-    is judged against them first, as a run with that file would (``propose.rejudge``)."""
+                 causes: list | None = None) -> Path:
+    """The page from results files; with ``causes`` (a loaded registry), each cell's observed status
+    is judged against it first, as a run with that registry would (``report.causes.rejudge``)."""
     if not paths:
         raise ResultsError("stacks: no results file given")
     docs = [(str(p), load(p)) for p in paths]
     doc = docs[0][1] if len(docs) == 1 else merge_docs(docs)
-    if expectations is not None:
-        from conformance.report.propose import rejudge
+    if causes is not None:
+        from conformance.report.causes import rejudge
 
-        doc = rejudge(doc, expectations)[0]
+        doc = rejudge(doc, causes)[0]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(doc, stacks_file, title), encoding="utf-8")

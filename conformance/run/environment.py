@@ -43,7 +43,7 @@ def package_versions() -> dict[str, str | None]:
 def requirement_versions() -> dict[str, str | None]:
     """Versions keyed for matching requirements ('tensorflow-cpu>=2.13' and 'tensorflow>=2.13' both work)."""
     out = dict(package_versions())
-    for name, dists in PACKAGES.items():
+    for dists in PACKAGES.values():
         for d in dists:
             v = version_of(d)
             if v is not None:
@@ -60,5 +60,6 @@ def describe(stack: str) -> dict:
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
         "packages": package_versions(),
-        "executable": sys.executable,
+        # the interpreter's name, not its path: results files are committed (baselines) and compared
+        "executable": os.path.basename(sys.executable),
     }

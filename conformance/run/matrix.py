@@ -1,9 +1,9 @@
 """The parent side of a run: which cells exist, and running one to a decided record.
 
 A ``Matrix`` lives in each pytest process.  It loads cases,
-converters and expectations (cheap: no TensorFlow), hands each cell to the
+converters and the registry of causes (cheap: no TensorFlow), hands each cell to the
 isolated worker pool as plain data, decides the status from what comes back
-and applies the expectation entry.  It never renders anything.
+and folds in the cause that explains it.  It never renders anything.
 """
 from __future__ import annotations
 
@@ -13,15 +13,16 @@ import time
 from pathlib import Path
 
 from conformance.loader import builtin_modules as builtin_case_modules
-from conformance.loader import load_cases
+from conformance.loader import load_cases, load_converters
 from conformance import converters as converter_registry
-from conformance.run import expectations as expectations_mod
+from conformance import causes as causes_mod
 from conformance.run.environment import requirement_versions
 from conformance.worker.pool import WorkerPool
 from conformance.run.options import Settings, check_converters
 from conformance.run.cells import Cell
-from conformance.run.statuses import outcome
-from conformance.run.verdict import apply_expectation, decide
+from conformance.statuses import outcome
+from conformance.run.slim import slim_record
+from conformance.run.verdict import apply_causes, decide
 
 
 class Matrix:
@@ -31,12 +32,12 @@ class Matrix:
         # saved model files (--model) replace the built-in case families; --cases-module adds to either
         builtin = [] if settings.models else builtin_case_modules()
         self.cases = load_cases(builtin + list(settings.case_modules) + list(settings.models))
-        self.converters = converter_registry.load_converters(
+        self.converters = load_converters(
             converter_registry.builtin_modules() + list(settings.converter_modules))
         self.selected = check_converters(settings.converters, list(self.converters))
-        self.expectations = expectations_mod.load(settings.expectations)
+        self.causes = causes_mod.load(settings.causes)
         self.versions = requirement_versions()
-        self.matcher = expectations_mod.Matcher(self.expectations, self.versions)
+        self.registry = causes_mod.Registry(self.causes, self.versions)
         self.work_root = settings.report_dir / ".work" / run_id
         self.run_dir = self.work_root / process_id
         #: repros that do not depend on the cell (a converter that cannot be imported): one per converter
@@ -91,66 +92,111 @@ class Matrix:
                 self.unavailable[key] = stages["availability"]
         record = self.record(cell, raw, time.perf_counter() - t0)
         self.explain_failure(cell, record)
-        return record
+        return slim_record(record)   # heavy facts only where they help (conformance/run/slim.py)
 
     def explain_failure(self, cell: Cell, record: dict) -> None:
         """After the verdict, for a failing cell only: a second task to the same worker finds the first
-        divergent layer and writes the standalone repro (conformance.worker.failing).  The status
-        stays as decided; the results are ``record["divergence"]`` and ``record["repro"]``, and the
-        divergence's line joins the reason.  The second task's wall time is ``record["explain_seconds"]``
-        (outside the cell's own ``seconds``)."""
-        from conformance.checks.divergence import STATUSES as DIVERGE, summary
-        from conformance.run.statuses import REPRO_WITHOUT_MODEL, facts as status_facts
+        divergent layer, asks ONNX's reference evaluator for a second opinion (MISMATCH) and writes the
+        standalone repro (conformance.worker.failing).  The status stays as decided; the results are
+        ``record["divergence"]``, ``record["second_opinion"]`` and ``record["repro"]``, and the divergence's
+        and the second opinion's lines join the reason.  The second task's wall time is
+        ``record["explain_seconds"]`` (outside the cell's own ``seconds``).
 
-        observed = record["observed_status"]
-        if status_facts(observed).outcome != "failed":
-            return
-        if cell.case.keras == "none":  # a fake of the suite's own tests: no Keras layers, nothing to save
-            record["repro"] = {"ok": False, "reason": "not written: the case is not a Keras model"}
-            return
-        want_repro = os.environ.get("CONFORMANCE_REPRO", "on").strip().lower() not in ("off", "0", "no")
-        convert = record["stages"].get("convert") or {}
-        cell_id = cell.id
-        shared = None
-        if observed in REPRO_WITHOUT_MODEL and observed not in DIVERGE:
-            # the repro only shows the converter's import failing: the same for every cell of the converter
-            shared = (cell.converter_module, cell.converter, observed)
-            if want_repro and shared in self.shared_repro:
-                record["repro"] = dict(self.shared_repro[shared])
+        Repros are written for unexpected failures (final status not XFAIL) unless ``CONFORMANCE_REPRO``
+        says ``on`` (every failing cell) or ``off`` (none).  Nothing here can drop or re-decide the record:
+        whatever fails (the worker's steps, the worker itself, a summary line) becomes a line in
+        ``record["notes"]`` and ``{"ok": False, "reason": ...}`` in the part it concerns."""
+        from conformance.checks import second_opinion as opinion
+        from conformance.checks.divergence import STATUSES as DIVERGE, summary
+        from conformance.checks.repro import repro_mode
+        from conformance.errors import error_text
+        from conformance.statuses import REPRO_WITHOUT_MODEL, Status, facts as status_facts
+
+        def note(text: str) -> None:
+            record.setdefault("notes", []).append(text)
+
+        try:
+            observed = record["observed_status"]
+            if status_facts(observed).outcome != "failed":
                 return
-            cell_id = f"{cell.converter}-{observed.lower()}"
-        task = dict(self.task(cell), kind="diverge", observed_status=observed, reason=record["reason"],
-                    cell_id=cell_id, stages=record["stages"], command=convert.get("command") or "",
-                    divergence=observed in DIVERGE,
-                    repro_dir=str(self.settings.report_dir / "repro") if want_repro else None)
-        if not task["divergence"] and not want_repro:
-            return
-        t0 = time.perf_counter()
-        raw = self.pool_for(cell).run(task, self.settings.timeout)
-        record["explain_seconds"] = time.perf_counter() - t0
-        if "isolation" in (raw.get("stages") or {}):  # the worker died or overran on the second task
-            why = f"not computed: {raw['stages']['isolation'].get('error')}"
-            raw = {"divergence": {"ok": False, "reason": why} if task["divergence"] else None,
-                   "repro": {"ok": False, "reason": why} if want_repro else None}
-        if raw.get("divergence") is not None:
-            record["divergence"] = raw["divergence"]
-            record["reason"] = f"{record['reason']}; {summary(raw['divergence'])}"
-        if raw.get("repro") is not None:
-            rep = dict(raw["repro"])
-            if rep.get("path"):  # relative to the report directory (results.json and matrix.html live there)
+            mode, problem = repro_mode(os.environ.get("CONFORMANCE_REPRO"))
+            if problem:
+                note(problem)
+            want_repro = mode == "on" or (mode == "auto" and record.get("status") != Status.XFAIL.value)
+            want_opinion = observed in opinion.STATUSES
+            fake = cell.case.keras == "none"  # a fake of the suite's own tests: no Keras layers, nothing to save
+            if fake and not (observed in DIVERGE or want_opinion):
+                record["repro"] = {"ok": False, "reason": "not written: the case is not a Keras model"}
+                return
+            if not want_repro:
+                why = "CONFORMANCE_REPRO=off" if mode == "off" else "an expected failure (CONFORMANCE_REPRO=auto)"
+                record["repro"] = {"ok": False, "reason": f"not written: {why}; python -m conformance.report repro "
+                                                         f"{cell.id} writes it"}
+            convert = record["stages"].get("convert") or {}
+            cell_id = cell.id
+            shared = None
+            if observed in REPRO_WITHOUT_MODEL and observed not in DIVERGE:
+                # the repro only shows the converter's import failing: the same for every cell of the converter
+                shared = (cell.converter_module, cell.converter, observed)
+                if want_repro and shared in self.shared_repro:
+                    record["repro"] = dict(self.shared_repro[shared])
+                    return
+                cell_id = f"{cell.converter}-{observed.lower()}"
+            task = dict(self.task(cell), kind="diverge", observed_status=observed, reason=record["reason"],
+                        cell_id=cell_id, stages=record["stages"], command=convert.get("command") or "",
+                        divergence=observed in DIVERGE, second_opinion=want_opinion,
+                        repro_dir=str(self.settings.report_dir / "repro") if want_repro else None)
+            if not task["divergence"] and not want_opinion and not want_repro:
+                return
+            t0 = time.perf_counter()
+            try:
+                raw = self.pool_for(cell).run(task, self.settings.timeout)
+            finally:
+                record["explain_seconds"] = time.perf_counter() - t0
+            if not isinstance(raw, dict):
+                raw = {"stages": {"isolation": {"error": f"the worker answered {type(raw).__name__}, not a record"}}}
+            if "isolation" in (raw.get("stages") or {}):  # the worker died, overran or raised on the second task
+                why = f"not computed: {raw['stages']['isolation'].get('error')}"
+                note(f"the second task failed: {raw['stages']['isolation'].get('error')}")
+                raw = {"divergence": {"ok": False, "reason": why} if task["divergence"] else None,
+                       "second_opinion": opinion.not_run(why) if want_opinion else None,
+                       "repro": {"ok": False, "reason": why} if want_repro else None}
+            for text in raw.get("notes") or []:
+                note(text)
+            lines = []
+            for key, line in (("divergence", summary), ("second_opinion", opinion.summary)):
+                if raw.get(key) is None:
+                    continue
+                record[key] = raw[key]
                 try:
-                    rep["path"] = str(Path(rep["path"]).resolve().relative_to(self.settings.report_dir.resolve()))
-                except ValueError:
-                    pass
-            record["repro"] = rep
-            if shared is not None and rep.get("ok"):
-                self.shared_repro[shared] = rep
+                    lines.append(line(raw[key]))
+                except Exception as exc:  # a line that cannot be written must not cost the record
+                    note(f"the {key.replace('_', ' ')} line failed: {error_text(exc, 300)}")
+            tail = "; ".join(t for t in lines if t)
+            if tail:
+                record["reason"] = f"{record['reason']}; {tail}"
+            if raw.get("repro") is not None:
+                rep = dict(raw["repro"])
+                if rep.get("path"):  # relative to the report directory (results.json and matrix.html live there)
+                    try:
+                        rep["path"] = str(Path(rep["path"]).resolve().relative_to(self.settings.report_dir.resolve()))
+                    except ValueError:
+                        pass
+                record["repro"] = rep
+                if shared is not None and rep.get("ok"):
+                    self.shared_repro[shared] = rep
+        except Exception as exc:  # a bug of the second task's parent side: the record stays as decided
+            note(f"the second task failed: {error_text(exc, 300)}")
 
     def record(self, cell: Cell, raw: dict, seconds: float) -> dict:
         decision = decide(raw["stages"])
-        entry = self.matcher.find(cell.case.name, cell.converter, cell.opset)
-        final = apply_expectation(decision, entry)
+        layers = (raw.get("facts") or {}).get("keras_layers")
+        view = causes_mod.CellView(cell.case.name, cell.converter, cell.opset, frozenset(cell.case.tags),
+                                   frozenset(layers) if layers else None)
+        match = self.registry.match(view, decision.status.value, decision.reason)
+        final = apply_causes(decision, match)
         conv = self.converters[cell.converter][1]
+        expected = match.cause or next((c for c in match.covering if c.id == final.cause), None)
         return {
             "id": cell.id,
             "case": cell.case.name,
@@ -166,25 +212,22 @@ class Matrix:
             "status": final.status.value,
             "observed_status": decision.status.value,
             "stage": decision.stage,
-            "expected_status": entry.status if entry else None,
+            "expected_status": "|".join(expected.statuses) if expected else None,
             "outcome": outcome(final.status),
             "reason": final.reason,
-            "expectation": entry.to_json() if entry else None,
+            "signature": match.signature,
+            "cause": final.cause,
             "seconds": seconds,
             "stages": raw["stages"],
             "facts": raw.get("facts", {}),
         }
 
-    def stale(self) -> list[dict]:
-        """Entries that match no collected cell (every case x converter x opset of these options)."""
-        self.matcher.mark_collected((c.case.name, c.converter, c.opset) for c in self.cells())
-        stale = self.matcher.stale()
-        if self.settings.models:  # a run on saved model files leaves the built-in cases out on purpose
-            import fnmatch
+    def causes_table(self) -> dict:
+        return causes_mod.table(self.causes, self.versions)
 
-            names = [c.name for c in self.cases]
-            stale = [e for e in stale if any(fnmatch.fnmatchcase(n, p) for n in names for p in e.case)]
-        return [e.to_json() for e in stale]
+    def stale(self, records: list[dict]) -> list[str]:
+        """Ids of the causes this run could have seen (covered, converter available) and did not."""
+        return [c.id for c in self.registry.stale(records)]
 
     def close(self, clean: bool = True) -> None:
         for pool in self._pools.values():

@@ -27,7 +27,8 @@ class Settings:
     opsets: tuple[int, ...]
     case_modules: tuple[str, ...]
     converter_modules: tuple[str, ...]
-    expectations: Path | None
+    #: the registry of known failures (causes.toml), None for none
+    causes: Path | None
     report_dir: Path
     timeout: float
     threads: int
@@ -149,20 +150,24 @@ def parse_models(models, inputs) -> tuple[str, ...]:
     return tuple(refs)
 
 
-def settings_from(getoption, rootdir: Path, max_opset: int, packaged_expectations: Path | None = None) -> Settings:
-    """Build Settings from pytest's ``config.getoption``.  ``rootdir`` holds the default expectations.toml
-    and reports/; ``packaged_expectations`` is the default when ``rootdir`` has no expectations.toml."""
+#: the registry of causes at the root of a checkout (and shipped in the package)
+CAUSES_FILE = "causes.toml"
+
+
+def settings_from(getoption, rootdir: Path, max_opset: int, packaged_causes: Path | None = None) -> Settings:
+    """Build Settings from pytest's ``config.getoption``.  ``rootdir`` holds the default causes.toml
+    and reports/; ``packaged_causes`` is the default when ``rootdir`` has no causes.toml."""
     opsets = parse_opsets(getoption("opsets") or ",".join(map(str, DEFAULT_OPSETS)), max_opset)
-    expectations = getoption("expectations")
-    if expectations is None:
-        default = rootdir / "expectations.toml"
-        if not default.is_file() and packaged_expectations is not None:
-            default = packaged_expectations
-        expectations = default if default.is_file() else None
-    elif str(expectations).lower() in ("", "none"):
-        expectations = None
+    causes = getoption("causes")
+    if causes is None:
+        default = rootdir / CAUSES_FILE
+        if not default.is_file() and packaged_causes is not None:
+            default = packaged_causes
+        causes = default if default.is_file() else None
+    elif str(causes).lower() in ("", "none"):
+        causes = None
     else:
-        expectations = Path(expectations)
+        causes = Path(causes)
     timeout = getoption("cell_timeout")
     if timeout is not None and timeout <= 0:
         raise OptionError("--cell-timeout must be a positive number of seconds")
@@ -177,7 +182,7 @@ def settings_from(getoption, rootdir: Path, max_opset: int, packaged_expectation
         opsets=opsets,
         case_modules=tuple(getoption("cases_module") or ()),
         converter_modules=tuple(getoption("converters_module") or ()),
-        expectations=expectations,
+        causes=causes,
         report_dir=report_dir,
         timeout=float(timeout or DEFAULT_TIMEOUT),
         threads=int(threads or default_threads()),

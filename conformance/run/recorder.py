@@ -29,7 +29,7 @@ def run_metadata(run_id: str, started: datetime.datetime, matrix, **extra) -> di
     """What results.json says of the run (the fuzz runner adds its own keys through ``extra``)."""
     s = matrix.settings
     return {"id": run_id, "started": started.isoformat(), "opsets": list(s.opsets), "converters": list(matrix.selected),
-            "stack": s.stack, "expectations": str(s.expectations) if s.expectations else None, "threads": s.threads,
+            "stack": s.stack, "causes_file": str(s.causes) if s.causes else None, "threads": s.threads,
             "cell_timeout": s.timeout, **extra}
 
 
@@ -43,7 +43,8 @@ class Recorder:
         self.results_path = None
         self.baseline = baseline
         self.report = None
-        self.stale: list[dict] = []
+        #: ids of the causes the run could have seen and did not
+        self.stale: list[str] = []
 
     def _writer(self):
         from conformance.run.environment import describe
@@ -53,7 +54,8 @@ class Recorder:
             meta = run_metadata(self.run_id, self.started, self.matrix, argv=sys.argv[1:],
                                 tier=self.config.getoption("tier"),
                                 xdist_workers=int(getattr(self.config.option, "numprocesses", 0) or 0))
-            self.writer = ResultsWriter(self.matrix.settings.report_dir, meta, describe(self.matrix.settings.stack), {})
+            self.writer = ResultsWriter(self.matrix.settings.report_dir, meta, describe(self.matrix.settings.stack), {},
+                                        causes=self.matrix.causes_table())
         return self.writer
 
     def pytest_runtest_logreport(self, report):
@@ -73,7 +75,7 @@ class Recorder:
         complete = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
         self.writer.converters = converters_summary(self.matrix, self.writer.records)
         finished = now()
-        self.stale = self.matrix.stale() if complete else []
+        self.stale = self.matrix.stale(self.writer.records) if complete else []
         self.results_path = self.writer.finish(
             stale=self.stale if complete else None, complete=complete,
             run_extra={"finished": finished.isoformat(), "wall_seconds": (finished - self.started).total_seconds(),
@@ -95,7 +97,7 @@ class Recorder:
             return
         tr = terminalreporter
         tr.section("Keras -> ONNX conformance")
-        for line in summary_lines(self.writer.records, self.stale):
+        for line in summary_lines(self.writer.records, self.stale, self.writer.causes):
             tr.write_line(line)
         if self.results_path:
             tr.write_line(f"results: {self.results_path}")

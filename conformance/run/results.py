@@ -36,29 +36,33 @@ def record_key(rec: dict) -> tuple:
     return (rec.get("stack", ""), rec["case"], rec["converter"], int(rec["opset"]))
 
 
-def document(run: dict, environment: dict, converters: dict, records: list[dict], stale: list[dict] | None,
-             complete: bool) -> dict:
+def document(run: dict, environment: dict, converters: dict, records: list[dict], stale: list[str] | None,
+             complete: bool, causes: dict | None = None) -> dict:
+    """The results document.  ``causes``: the registry as the run knew it (id -> cause, with
+    ``active`` on its stack); ``stale``: ids of the causes it could have seen and did not."""
     return {
         "schema_version": SCHEMA_VERSION,
         "run": dict(run, complete=complete, cells=len(records)),
         "environment": environment,
         "converters": converters,
-        "stale_expectations": stale if stale is not None else [],
+        "causes": causes or {},
+        "stale_causes": stale if stale is not None else [],
         "records": sorted(records, key=lambda r: (r.get("family", ""), r["case"], r["converter"], int(r["opset"]))),
     }
 
 
 class ResultsWriter:
-    def __init__(self, report_dir: Path, run: dict, environment: dict, converters: dict):
+    def __init__(self, report_dir: Path, run: dict, environment: dict, converters: dict, causes: dict | None = None):
         self.report_dir = Path(report_dir)
         self.report_dir.mkdir(parents=True, exist_ok=True)
         self.partial_path = self.report_dir / PARTIAL
         self.path = self.report_dir / RESULTS
         self.run, self.environment, self.converters = run, environment, converters
+        self.causes = causes or {}
         self.records: list[dict] = []
         self._fh = open(self.partial_path, "w", encoding="utf-8")
         self._write_line({"kind": "header", "schema_version": SCHEMA_VERSION, "run": run,
-                          "environment": environment, "converters": converters})
+                          "environment": environment, "converters": converters, "causes": self.causes})
 
     def _write_line(self, obj: dict) -> None:
         self._fh.write(json.dumps(obj) + "\n")
@@ -68,9 +72,9 @@ class ResultsWriter:
         self.records.append(record)
         self._write_line({"kind": "record", "record": record})
 
-    def finish(self, stale: list[dict] | None, complete: bool, run_extra: dict | None = None) -> Path:
+    def finish(self, stale: list[str] | None, complete: bool, run_extra: dict | None = None) -> Path:
         run = dict(self.run, **(run_extra or {}))
-        write(document(run, self.environment, self.converters, self.records, stale, complete), self.path)
+        write(document(run, self.environment, self.converters, self.records, stale, complete, self.causes), self.path)
         self._fh.close()
         self.partial_path.unlink(missing_ok=True)
         return self.path
@@ -130,10 +134,22 @@ def rebuild(partial: str | Path) -> dict:
     if header.get("schema_version") != SCHEMA_VERSION:
         raise ResultsError(f"partial results {p}: schema version {header.get('schema_version')!r}, this suite reads {SCHEMA_VERSION}")
     return document(dict(header["run"], interrupted=True), header["environment"], header["converters"],
-                    records, None, complete=False)
+                    records, None, complete=False, causes=header.get("causes"))
+
+
+def dumps(doc: dict) -> str:
+    """The document as text: its head indented, one record per line (compact: a default tier's records
+    are most of the file, and a record per line still diffs and greps well)."""
+    head = {k: v for k, v in doc.items() if k != "records"}
+    text = json.dumps(head, indent=1)
+    if "records" not in doc:
+        return text + "\n"
+    records = ",\n".join(json.dumps(r, separators=(",", ":")) for r in doc["records"])
+    body = f'"records": [\n{records}\n]' if records else '"records": []'
+    return (text[:-2] + ",\n " + body + "\n}\n") if head else "{" + body + "}\n"
 
 
 def write(doc: dict, path: str | Path) -> Path:
     p = Path(path)
-    atomic_write(p, json.dumps(doc, indent=1) + "\n")
+    atomic_write(p, dumps(doc))
     return p

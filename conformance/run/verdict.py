@@ -1,14 +1,15 @@
-"""How a cell's checks decide one status (the vocabulary is :mod:`conformance.run.statuses`).
+"""How a cell's checks decide one status (the vocabulary is :mod:`conformance.statuses`).
 
 ``decide`` reads only the plain record the worker produced (its ``stages``);
-``apply_expectation`` then turns a matching expected failure into XFAIL (or
-XPASS).  Nothing here knows how a result is printed or rendered.
+``apply_causes`` then folds in what the registry of causes (:mod:`conformance.causes`) says of the
+cell: a failure a cause explains is XFAIL, a pass inside a strict cause's scope XPASS.  Nothing
+here knows how a result is printed or rendered.
 """
 from __future__ import annotations
 
 import dataclasses
 
-from conformance.run.statuses import Status
+from conformance.statuses import Status
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,8 +18,10 @@ class Decision:
     reason: str
     #: the stage whose result decided the status (None for PASS)
     stage: str | None = None
-    #: the status the checks gave before an expectation was applied
+    #: the status the checks gave before the causes were applied
     observed: Status | None = None
+    #: the id of the cause that explains the failure (XFAIL) or expected one (XPASS, non-strict PASS)
+    cause: str | None = None
 
 
 def _err(stage: dict) -> str:
@@ -77,20 +80,27 @@ def _later_note(s: dict) -> str:
     return ""
 
 
-def apply_expectation(decision: Decision, expectation) -> Decision:
-    """Fold a matching expectation entry (or None) into the decision."""
-    if expectation is None:
+def apply_causes(decision: Decision, match) -> Decision:
+    """Fold what the registry says of the cell (a :class:`conformance.causes.Match`, or None) into the decision."""
+    if match is None:
         return decision
-    expected = Status(expectation.status)
-    where = f"expectations entry #{expectation.index} ({expectation.reason})"
-    if decision.status == expected:
-        return Decision(Status.XFAIL, f"expected {expected}: {expectation.reason}. Observed: {decision.reason}",
-                        decision.stage, observed=decision.status)
-    if decision.status == Status.PASS and not expectation.strict:
-        return Decision(Status.PASS, f"{decision.reason} [note: {where} expects {expected} some of the time "
-                        "(strict = false: seen to come and go between runs)]", decision.stage, observed=decision.status)
-    if decision.status == Status.PASS:
-        return Decision(Status.XPASS, f"passed, but {where} expects {expected}; remove or narrow the entry",
-                        decision.stage, observed=decision.status)
-    return Decision(decision.status, f"{decision.reason} [note: {where} expects {expected}, not {decision.status}]",
-                    decision.stage, observed=decision.status)
+    observed = decision.status
+    if match.cause is not None:
+        c = match.cause
+        return Decision(Status.XFAIL, f"expected {observed} [{c.id}]: {c.title}. Observed: {decision.reason}",
+                        decision.stage, observed=observed, cause=c.id)
+    if not match.covering:
+        return decision
+    first = match.covering[0]
+    if observed == Status.PASS:
+        strict = [c for c in match.covering if c.strict]
+        if strict:
+            c = strict[0]
+            return Decision(Status.XPASS, f"passed, but cause {c.id} ({c.title}) expects {'|'.join(c.statuses)} "
+                            "here; narrow its scope or remove it", decision.stage, observed=observed, cause=c.id)
+        return Decision(Status.PASS, f"{decision.reason} [note: cause {first.id} expects {'|'.join(first.statuses)} "
+                        "some of the time (strict = false: seen to come and go between runs)]", decision.stage,
+                        observed=observed, cause=first.id)
+    expects = "; ".join(f"{c.id} expects {'|'.join(c.statuses)} matching /{c.signature}/" for c in match.covering[:3])
+    return Decision(observed, f"{decision.reason} [note: not the known cause of this cell: {expects}]",
+                    decision.stage, observed=observed)

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from cases.api import KERAS, NO_KERAS, TF_KERAS, Case, CaseNotApplicable, import_tf_keras
-from cases.inputs import from_specs
+from cases.inputs import from_specs, input_hints
+from cases.model_io import input_aliases, input_specs, keras_outputs
 from conformance.loader import find_case
 from conformance.checks.runtime import check_signature, configure_tensorflow_threads, open_session, output_order
 from conformance.checks.layers import keras_inventory, model_layers
@@ -26,7 +27,7 @@ from conformance.checks.validity import check_validity, model_facts
 from conformance.errors import error_text, traceback_tail
 from conformance.checks import deploy, topk
 from conformance.checks.compare import compare, degenerate_reasons, impostor_reasons, tolerance_for
-from conformance.converters import find_converter
+from conformance.loader import find_converter
 from conformance.converters.base import ConvertContext, ConverterCrashed, ConverterTimedOut, OpsetRejected
 from conformance.worker.launcher import DEFAULT_MODE, Launcher
 
@@ -52,6 +53,8 @@ class Built:
     seconds: float
     #: the keras.layers classes the built model holds (walked, wrappers and sublayers included)
     layers: list[str] = dataclasses.field(default_factory=list)
+    #: input name -> its other names (a dict-input model: the keras.Input's name under a different key)
+    aliases: dict = dataclasses.field(default_factory=dict)
 
 
 def _seed_everything(case: Case) -> None:
@@ -74,41 +77,6 @@ def _seed_everything(case: Case) -> None:
     elif case.keras == TF_KERAS:
         import_tf_keras().utils.set_random_seed(case.seed)
     # a SavedModel (--model DIR): TensorFlow's seed is all it needs
-
-
-def _dims(shape) -> tuple:
-    if hasattr(shape, "as_list"):
-        shape = shape.as_list() if shape.rank is not None else []
-    return tuple(None if d is None else int(d) for d in shape)
-
-
-def _dtype_name(dt) -> str:
-    return getattr(dt, "name", None) or str(dt)
-
-
-def input_specs(model) -> list[tuple[str, tuple, str]]:
-    specs = []
-    for t in model.inputs:
-        name = t.name.split(":")[0]
-        specs.append((name, _dims(t.shape), _dtype_name(t.dtype)))
-    return specs
-
-
-def keras_outputs(model, arrays) -> list[np.ndarray]:
-    x = arrays[0] if len(arrays) == 1 else list(arrays)
-    y = model(x, training=False)
-    if isinstance(y, dict):
-        y = [y[k] for k in model.output_names] if all(k in y for k in getattr(model, "output_names", [])) \
-            else [y[k] for k in sorted(y)]
-    elif not isinstance(y, (list, tuple)):
-        y = [y]
-    return [_numpy(t) for t in y]
-
-
-def _numpy(t) -> np.ndarray:
-    if hasattr(t, "detach"):  # a torch tensor (Keras on the PyTorch backend) that may require grad
-        t = t.detach().cpu()
-    return np.asarray(t)
 
 
 def keras_backend() -> str:
@@ -140,7 +108,11 @@ def build_case(case: Case) -> Built:
         n = primary[0].shape[0]
         second = [a[:1] for a in primary] if n > 1 else [np.concatenate([a, a]) for a in primary]
     else:
-        gen = case.inputs or (lambda rng, b: from_specs(specs, rng, b))
+        if case.inputs is not None:
+            gen = case.inputs
+        else:  # generated to fit the model: ids inside its vocabulary, masks with real padding
+            hints = input_hints(model) if case.keras != NO_KERAS else {}
+            gen = lambda rng, b: from_specs(specs, rng, b, hints)  # noqa: E731
         primary = [np.asarray(a) for a in gen(np.random.default_rng(case.seed), case.batch)]
         second_size = 1 if case.batch > 1 else 2
         second = [np.asarray(a) for a in gen(np.random.default_rng(case.seed + 1), second_size)]
@@ -149,7 +121,7 @@ def build_case(case: Case) -> Built:
     batches = []
     for arrays in (primary, second):
         k0 = time.perf_counter()
-        refs = keras_outputs(model, arrays)
+        refs = keras_outputs(model, arrays, [n for n, _, _ in specs])
         batches.append(Batch(int(arrays[0].shape[0]), arrays, refs, time.perf_counter() - k0))
     names = _output_names(model, len(batches[0].refs))
     outputs = [(n, tuple(r.shape[1:]), str(r.dtype)) for n, r in zip(names, batches[0].refs)]
@@ -157,7 +129,16 @@ def build_case(case: Case) -> Built:
     # an input-ignoring answer (the batch mean, a neighbour's answer) that would pass proves the reference weak
     degenerate += [p for (n, _shape, dtype), r in zip(outputs, batches[0].refs)
                    for p in impostor_reasons(n, r, tolerance_for(dtype, case.tolerance))]
-    return Built(model, specs, outputs, batches, degenerate, time.perf_counter() - t0, _layers_of(case, model))
+    return Built(model, specs, outputs, batches, degenerate, time.perf_counter() - t0, _layers_of(case, model),
+                 input_aliases(model) if case.keras != NO_KERAS else {})
+
+
+def _param_count(model) -> int | None:
+    """The model's number of parameters (``report issue`` picks the smallest affected case by it)."""
+    try:
+        return int(model.count_params())
+    except Exception:  # a SavedModel or a model not built: unknown
+        return None
 
 
 def _layers_of(case: Case, model) -> list[str]:
@@ -276,6 +257,7 @@ def run_cell(task: dict, state: WorkerState) -> dict:
     facts["keras_inputs"] = [{"name": n, "shape": list(s), "dtype": d} for n, s, d in built.inputs]
     facts["keras_outputs"] = [{"name": n, "shape": list(s), "dtype": d} for n, s, d in built.outputs]
     facts["keras_layers"] = built.layers
+    facts["keras_params"] = _param_count(built.model)
     if case.keras == KERAS and not state.memo.get("_inventory_sent"):
         state.memo["_inventory_sent"] = True  # once per worker: what keras.layers has, for the coverage report
         try:
@@ -330,7 +312,7 @@ def _convert_and_check(task, state, conv, case, built, case_dir, workdir, stages
     sess, stages["session"] = open_session(model_bytes, state.threads)
     if sess is None:
         return
-    stages["signature"], feed = check_signature(sess, built.inputs, built.outputs)
+    stages["signature"], feed = check_signature(sess, built.inputs, built.outputs, built.aliases)
     order, matched_by = output_order(sess, conversion.output_names)
     facts["outputs_matched_by"] = matched_by
     runs, failures, seconds = [], [], {}
@@ -364,6 +346,10 @@ def _convert_and_check(task, state, conv, case, built, case_dir, workdir, stages
         facts["max_abs_error"] = max(o["max_abs"] for o in all_cmp)
         facts["max_rel_error"] = max(o["max_rel"] for o in all_cmp)
     if not failures:
+        # the case's most recent conversion that onnxruntime ran in agreement with Keras: a MISMATCH cell's
+        # second opinion checks the reference evaluator on it (conformance.worker.failing.PASSING)
+        state.memo[(case.module, case.name, "last_passing")] = (f"{case.name}-{conv.name}-opset{ctx.opset}",
+                                                                model_bytes, conversion.output_names)
         deployable = deploy.cell_fact(state.memo, (case.module, case.name, conv.name), ctx.opset, model_bytes, order,
                                       ran, workdir / "deploy", state.threads, facts.get("custom_domains"))
         if deployable is not None:

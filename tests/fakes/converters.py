@@ -57,10 +57,18 @@ class FakeOk(_Fake):
 
 class FakeSlow(_Fake):
     name = "fake-slow"
-    summary = "correct, after $FAKE_SLOW_SECONDS (default 1) seconds"
+    summary = ("correct, after $FAKE_SLOW_SECONDS (default 1) seconds; with $FAKE_SLOW_HOLD_AFTER=N, the"
+               " worker's conversions after the Nth wait until the worker's parent is gone")
+    done = 0
 
     def convert(self, model, ctx):
+        hold_after = os.environ.get("FAKE_SLOW_HOLD_AFTER")
+        if hold_after is not None and FakeSlow.done >= int(hold_after):
+            parent = os.getppid()
+            while os.getppid() == parent:   # the run was killed: this worker is reparented
+                time.sleep(0.1)
         time.sleep(float(os.environ.get("FAKE_SLOW_SECONDS", "1")))
+        FakeSlow.done += 1
         return Conversion(tiny_onnx(ctx.opset), output_names=["y"], command="fake-slow")
 
 
@@ -179,14 +187,16 @@ class FakeCliOpset(_FakeCli):
 
 class FakeMemoryHog(_Fake):
     name = "fake-memory"
-    summary = "holds $FAKE_MEMORY_GIB (default 2) GiB of resident memory for a few seconds"
+    summary = "holds $FAKE_MEMORY_GIB (default 2) GiB of resident memory until its worker is stopped"
 
     def convert(self, model, ctx):
         import numpy as np
 
         hog = np.ones(int(float(os.environ.get("FAKE_MEMORY_GIB", "2")) * 2**30) // 8)
-        time.sleep(5)
-        return Conversion(tiny_onnx(ctx.opset), output_names=["y"], command=f"held {hog.nbytes} bytes")
+        # held until the memory limit (or the cell's time limit) stops the worker: a memory poll
+        # that comes late on a busy machine still finds it
+        while hog.size:
+            time.sleep(60)
 
 
 CONVERTERS += [FakeCliOk(), FakeCliSegfault(), FakeCliHang(), FakeCliOpset(), FakeMemoryHog()]

@@ -15,9 +15,10 @@ Needs TensorFlow.
 """
 import re
 
+from conformance.converters.base import Conversion, Converter
+
 PLANTED_LAYER = "planted"
 _SCOPE = re.compile(rf"(^|/){PLANTED_LAYER}(_\d+)?/")
-from conformance.converters.base import Conversion, Converter
 
 
 class PlantedBug(Converter):

@@ -18,7 +18,7 @@ from conformance.fuzz import profiles
 from conformance.fuzz.runner import FuzzRunner, fuzz_targets
 from conformance.fuzz.strategies import configs
 from conformance.loader import ModuleLoadError
-from conformance.run.expectations import ExpectationsError
+from conformance.causes import CausesError
 from conformance.run.options import OptionError
 
 
@@ -36,7 +36,7 @@ def fuzz_runner(conformance, pytestconfig, request, tmp_path_factory):
                                           pytestconfig.getoption("opsets") is not None)
         runner = FuzzRunner(settings, converters, opsets, profile=name, nodeid=request.node.nodeid,
                             shrink_budget=profiles.shrink_budget(name))
-    except (OptionError, ModuleLoadError, ExpectationsError) as exc:
+    except (OptionError, ModuleLoadError, CausesError) as exc:
         pytest.fail(f"fuzz: {exc}", pytrace=False)
     chosen = profiles.for_fuzz()
     yield runner, chosen

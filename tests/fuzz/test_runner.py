@@ -23,7 +23,7 @@ STAGES = {
 
 
 def _settings(tmp_path: Path) -> Settings:
-    given = {"opsets": "13", "expectations": "none", "report_dir": str(tmp_path), "cell_timeout": 60.0,
+    given = {"opsets": "13", "causes": "none", "report_dir": str(tmp_path), "cell_timeout": 60.0,
              "conformance_threads": 1, "stack": "test"}
     return settings_from(given.get, tmp_path, 21)
 
@@ -85,8 +85,9 @@ def test_fine_statuses_pass_and_degenerate_models_are_discarded(tmp_path):
 
 def test_a_known_failure_is_xfail_and_does_not_fail_the_property(tmp_path):
     known = tmp_path / "known.toml"
-    known.write_text('[[expected]]\ncase = "g.*lstm*_bwd*"\nconverter = "tf2onnx-keras"\nstatus = "MISMATCH"\n'
-                     'reason = "planted for this test"\n')
+    known.write_text('[[cause]]\nid = "planted"\ntitle = "planted for this test"\nkind = "silent wrong answer"\n'
+                     'cases = "g.*lstm*_bwd*"\nconverters = "tf2onnx-keras"\nstatus = "MISMATCH"\nsignature = ".*"\n'
+                     'link = "https://example.org/planted"\nreason = "planted for this test"\n')
     runner = stub_runner(tmp_path, _go_backwards_lstm, known=known)
     config = Config(seq=2, features=1, batch=1, recurrent=(Recurrent("lstm", 2, go_backwards=True),))
     runner.check(config)
@@ -137,8 +138,9 @@ def test_the_run_directory_is_removed(tmp_path):
 
 
 def test_the_checked_in_known_failures_file_is_valid():
-    from conformance.run.expectations import load
+    from conformance.causes import load
     from conformance.fuzz.runner import KNOWN_FAILURES
 
-    for entry in load(KNOWN_FAILURES):
-        assert any(p.startswith("g.") for p in entry.case), entry.describe()  # globs over generated names
+    for cause in load(KNOWN_FAILURES):
+        for part in cause.scopes:   # every part names generated cases by globs over their names
+            assert part.cases and all(p.startswith("g.") for p in part.cases), cause.describe()

@@ -1,6 +1,6 @@
 """Build layer-library cases the way a worker does, without converting: a quick check while writing cases.
 
-    python -m cases.layers._check [GROUP ...] [-k SUBSTRING]
+    python -m conformance.worker.check_layers [GROUP ...] [-k SUBSTRING]
 
 For each case: does it build, does Keras run it at both batch sizes, does its reference pass the
 reference guard (constant outputs, input-ignoring impostors), and which layer classes it holds.
@@ -14,7 +14,7 @@ import sys
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m cases.layers._check")
+    ap = argparse.ArgumentParser(prog="python -m conformance.worker.check_layers")
     ap.add_argument("groups", nargs="*", help="modules of cases/layers (default: all)")
     ap.add_argument("-k", default="", help="only cases whose name contains this")
     args = ap.parse_args(argv)
@@ -24,8 +24,8 @@ def main(argv: list[str]) -> int:
 
     for k, v in WORKER_ENV.items():  # the environment the conversion workers build in (oneDNN off, ...)
         os.environ.setdefault(k, v)
-    from conformance.loader import builtin_modules, load_cases
     from conformance.checks.layers import model_layers
+    from conformance.loader import builtin_modules, load_cases
     from conformance.worker.pipeline import build_case
 
     mods = [m for m in builtin_modules() if m.startswith("cases.layers.")]

@@ -1,6 +1,6 @@
 """The one status table: every status a cell can end in, and everything the suite makes of it.
 
-Every other module reads this table (pytest outcome, which statuses an expectation may
+Every other module reads this table (pytest outcome, which statuses a cause may
 name, the rank the diff and the baseline gate compare, whether a cell counts as tried in a
 pass rate, what the fuzz property does with it, the short label of the page).  A new
 status is one new row here and nothing else.
@@ -39,31 +39,32 @@ class Status(str, enum.Enum):
 @dataclasses.dataclass(frozen=True)
 class Facts:
     outcome: str        # the pytest outcome of the cell's test: passed, failed, skipped, xfailed
-    expectable: bool    # an expectations.toml entry may name it
+    expectable: bool    # a cause of causes.toml may produce it
     rank: int           # 0 passing, 1 expected failure, 2 other
     tried: bool         # counts in a converter's pass rate (False: no claim was made)
     fuzz: str           # fine, discard or fail
     short: str          # label inside a cell of the page
     meaning: str
+    colour: str = "#999999"  # background of the status on the pages (the text colour is derived from it)
 
 
 _ = Facts
 TABLE: dict[Status, Facts] = {
-    Status.PASS:              _("passed",  False, 0, True,  "fine",    "pass",  "every check passed"),
-    Status.MISMATCH:          _("failed",  True,  2, True,  "fail",    "mism",  "outputs differ from Keras beyond tolerance"),
-    Status.SIGNATURE:         _("failed",  True,  2, True,  "fail",    "sig",   "inputs/outputs differ from Keras (count, names, dtypes, fixed batch)"),
-    Status.RUNTIME_ERROR:     _("failed",  True,  2, True,  "fail",    "ort",   "onnxruntime cannot load or run the model"),
-    Status.INVALID:           _("failed",  True,  2, True,  "fail",    "inval", "onnx.checker or strict shape inference rejects the model"),
-    Status.CONVERT_ERROR:     _("failed",  True,  2, True,  "fail",    "conv",  "the converter raised or exited non-zero"),
-    Status.UNSUPPORTED_OPSET: _("skipped", True,  2, False, "fine",    "opset", "the converter itself refused the opset"),
-    Status.DEGENERATE:        _("failed",  True,  2, True,  "discard", "degen", "Keras's reference proves nothing; fix the case"),
-    Status.CASE_ERROR:        _("failed",  True,  2, True,  "fail",    "case",  "the case's builder or inputs raised"),
-    Status.CRASH:             _("failed",  True,  2, True,  "fail",    "crash", "the conversion worker died (segfault, abort, out of memory)"),
-    Status.TIMEOUT:           _("failed",  True,  2, True,  "fail",    "time",  "the cell overran --cell-timeout"),
-    Status.UNAVAILABLE:       _("failed",  True,  2, True,  "fail",    "unav",  "the converter cannot be imported here"),
-    Status.NOT_APPLICABLE:    _("skipped", True,  2, False, "fine",    "n/a",   "the converter does not take this kind of model"),
-    Status.XFAIL:             _("xfailed", False, 1, True,  "fine",    "xfail", "failed exactly as an expectations.toml entry says"),
-    Status.XPASS:             _("failed",  False, 0, True,  "fine",    "xpass", "passed although an entry expects a failure: remove the entry"),
+    Status.PASS:              _("passed",  False, 0, True,  "fine",    "pass",  "every check passed", "#2e9e4f"),
+    Status.MISMATCH:          _("failed",  True,  2, True,  "fail",    "mism",  "outputs differ from Keras beyond tolerance", "#f08c2e"),
+    Status.SIGNATURE:         _("failed",  True,  2, True,  "fail",    "sig",   "inputs/outputs differ from Keras (count, names, dtypes, fixed batch)", "#f4b183"),
+    Status.RUNTIME_ERROR:     _("failed",  True,  2, True,  "fail",    "ort",   "onnxruntime cannot load or run the model", "#d9463b"),
+    Status.INVALID:           _("failed",  True,  2, True,  "fail",    "inval", "onnx.checker or strict shape inference rejects the model", "#9b59b6"),
+    Status.CONVERT_ERROR:     _("failed",  True,  2, True,  "fail",    "conv",  "the converter raised or exited non-zero", "#b0282c"),
+    Status.UNSUPPORTED_OPSET: _("skipped", True,  2, False, "fine",    "opset", "the converter itself refused the opset", "#dfe3e6"),
+    Status.DEGENERATE:        _("failed",  True,  2, True,  "discard", "degen", "Keras's reference proves nothing; fix the case", "#e58fb1"),
+    Status.CASE_ERROR:        _("failed",  True,  2, True,  "fail",    "case",  "the case's builder or inputs raised", "#7b4a2d"),
+    Status.CRASH:             _("failed",  True,  2, True,  "fail",    "crash", "the conversion worker died (segfault, abort, out of memory)", "#222222"),
+    Status.TIMEOUT:           _("failed",  True,  2, True,  "fail",    "time",  "the cell overran --cell-timeout", "#4b2a7b"),
+    Status.UNAVAILABLE:       _("failed",  True,  2, True,  "fail",    "unav",  "the converter cannot be imported here", "#c3c8cc"),
+    Status.NOT_APPLICABLE:    _("skipped", True,  2, False, "fine",    "n/a",   "the converter does not take this kind of model", "#eef0f2"),
+    Status.XFAIL:             _("xfailed", False, 1, True,  "fine",    "xfail", "failed exactly as a cause of causes.toml says", "#e9c46a"),
+    Status.XPASS:             _("failed",  False, 0, True,  "fine",    "xpass", "passed although a cause expects a failure: narrow or remove the cause", "#2f6fd0"),
 }
 del _
 assert set(TABLE) == set(Status), "every status needs a row in the table"
@@ -89,7 +90,7 @@ def tried(status: Status | str) -> bool:
     return facts(status).tried
 
 
-#: statuses an expectation entry may name
+#: statuses a cause may produce
 EXPECTABLE = frozenset(s for s, f in TABLE.items() if f.expectable)
 #: statuses whose outputs matched (rank 0) and the accepted ones (rank 0 or 1): the baseline gate's terms
 PASSING = frozenset(s.value for s, f in TABLE.items() if f.rank == 0)

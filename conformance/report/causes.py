@@ -1,0 +1,282 @@
+"""The registry of causes against recorded runs: ``python -m conformance.report causes {check,propose} RESULTS...``.
+
+Nothing is run: every record carries its observed status and its normalized failure signature
+(``record["signature"]``; older files: derived from the reason), so a results file is judged
+again against a registry exactly as a run with it would judge it (:func:`rejudge`).
+
+* ``check``: exit 1 if a failure is unexplained, a cause would XPASS, or a cause is stale (the run
+  covered it with its converter available and nothing matched it).
+* ``propose``: clusters the unexplained failures of one or more results files by normalized
+  signature and observed status, and drafts one ``[[cause]]`` per cluster: the signature's common
+  text as the regex, the scope seen (converters, opsets, cases) and a ``when`` from the runs'
+  environments (version ranges when several stacks ran).  Title and reason are the placeholder
+  ``TODO: ...``, which the loader refuses: a person writes them, and the link, after reading the
+  converter's source and tracker.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import re
+from collections import defaultdict
+
+from packaging.version import InvalidVersion, Version
+
+from conformance import causes as causes_mod
+from conformance.report.merge import stacks_meta
+from conformance.statuses import Status, facts
+
+
+def observed_reason(rec: dict) -> str | None:
+    """The words the checks said of a record's cell, before a cause was folded in (None: not recorded)."""
+    reason = rec.get("reason")
+    if reason is None:
+        return None
+    reason = str(reason)
+    if ". Observed: " in reason and str(rec.get("status")) == Status.XFAIL.value:
+        return reason.split(". Observed: ", 1)[1]
+    return re.sub(r" \[note: .*?\]$", "", reason)
+
+
+def signature_of(rec: dict) -> str | None:
+    """The normalized signature of a record (None for an old slim record that kept no reason)."""
+    if rec.get("signature") is not None:
+        return str(rec["signature"])
+    reason = observed_reason(rec)
+    return None if reason is None else causes_mod.normalize(reason)
+
+
+def rejudge(doc: dict, causes: list) -> tuple[dict, list[dict]]:
+    """``doc`` with every record decided again against ``causes`` (loaded), as a run with that registry
+    would decide it; and the records that would be XPASS.  A record without a signature (an older
+    slim file) is matched on scope and status alone."""
+    from conformance.run.verdict import Decision, apply_causes
+
+    meta = stacks_meta(doc)
+    registries: dict[str, causes_mod.Registry] = {}
+    out, xpass = [], []
+    for r in doc["records"]:
+        stack = str(r.get("stack") or "default")
+        if stack not in registries:
+            env = (meta.get(stack) or next(iter(meta.values()), {})).get("environment", {}).get("packages") or {}
+            registries[stack] = causes_mod.Registry(causes, env)
+        observed = str(r.get("observed_status") or r["status"])
+        try:
+            status = Status(observed)
+        except ValueError:
+            out.append(r)
+            continue
+        match = registries[stack].match(causes_mod.CellView.of_record(r), observed, signature=signature_of(r))
+        d = apply_causes(Decision(status, observed_reason(r) or "", r.get("stage")), match)
+        expected = match.cause or next((c for c in match.covering if c.id == d.cause), None)
+        r = dict(r, status=d.status.value, observed_status=observed, cause=d.cause, signature=match.signature,
+                 expected_status="|".join(expected.statuses) if expected else None)
+        if d.status == Status.XPASS:
+            xpass.append(r)
+        out.append(r)
+    return dict(doc, records=out), xpass
+
+
+def unexplained(rec: dict) -> bool:
+    """A failed cell that no cause explains, with an observed status a cause may name."""
+    status = str(rec.get("status"))
+    observed = str(rec.get("observed_status") or status)
+    return facts(status).outcome == "failed" and status != Status.XPASS.value and facts(observed).expectable
+
+
+def stale(doc: dict, causes: list) -> list[str]:
+    """Ids of the causes a (rejudged) document could have seen on some stack and did not."""
+    meta = stacks_meta(doc)
+    by_stack: dict[str, list[dict]] = defaultdict(list)
+    for r in doc["records"]:
+        by_stack[str(r.get("stack") or "default")].append(r)
+    covered, used = set(), {str(r["cause"]) for r in doc["records"] if r.get("cause")}
+    for stack, recs in by_stack.items():
+        env = (meta.get(stack) or next(iter(meta.values()), {})).get("environment", {}).get("packages") or {}
+        reg = causes_mod.Registry(causes, env)
+        covered |= {c.id for c in reg.stale(recs)} | {c.id for c in reg.causes if c.id in used}
+    return [c.id for c in causes if c.id in covered and c.id not in used]
+
+
+# ------------------------------------------------------------------------------------ propose
+#: the packages a `when` is made of, in order of preference (a converter's own package first)
+KEY_PACKAGES = ("tf2onnx", "tensorflow", "keras", "onnx", "onnxruntime", "tf_keras", "keras2onnx", "jax2onnx", "torch")
+
+
+def _version(v) -> Version | None:
+    try:
+        return Version(str(v)) if v else None
+    except InvalidVersion:
+        return None
+
+
+def _minor(v: Version) -> str:
+    return f"{v.release[0]}.{v.release[1] if len(v.release) > 1 else 0}"
+
+
+def _next_minor(v: Version) -> str:
+    return f"{v.release[0]}.{(v.release[1] if len(v.release) > 1 else 0) + 1}"
+
+
+def _requirement(pkg: str, inside: list[Version], outside: list[Version]) -> str | None:
+    """A requirement on ``pkg`` that every version in ``inside`` meets and none in ``outside``, or None."""
+    name = pkg.replace("_", "-")
+    lo, hi = min(inside), max(inside)
+    candidates = []
+    if _minor(lo) == _minor(hi):
+        candidates.append((f"{name}=={_minor(lo)}.*", lambda v: _minor(v) == _minor(lo)))
+    candidates.append((f"{name}>={_minor(lo)},<{_next_minor(hi)}",
+                       lambda v: Version(_minor(lo)) <= v < Version(_next_minor(hi))))
+    candidates.append((f"{name}>={lo},<={hi}", lambda v: lo <= v <= hi))
+    if lo == hi:
+        candidates.append((f"{name}=={lo}", lambda v: v == lo))
+    for text, holds in candidates:
+        if not any(holds(v) for v in outside):
+            return text
+    return None
+
+
+def when_for(failing: list[dict], others: list[dict]) -> list[list[str]]:
+    """``when`` lists that select the ``failing`` environments (package dicts) and none of ``others``.
+
+    One list when a few packages' ranges separate them (a single package preferred); otherwise one
+    list per failing environment, each pinning that environment's versions.
+    """
+    pkgs = [p for p in KEY_PACKAGES if all(_version(env.get(p)) for env in failing)]
+    if len(failing) == 1 and not others:
+        # one run, nothing to compare with: its environment as it was, at minor-version level
+        return [[f"{p.replace('_', '-')}=={_minor(_version(failing[0][p]))}.*" for p in pkgs]]
+    for size in (1, 2, 3):
+        for combo in itertools.combinations(pkgs, size):
+            reqs, ok = [], True
+            for p in combo:
+                inside = [_version(env[p]) for env in failing]
+                # a stack without the package never meets the requirement: it is outside already
+                outside = [v for v in (_version(env.get(p)) for env in others) if v is not None]
+                r = _requirement(p, inside, outside)
+                if r is None:
+                    ok = False
+                    break
+                reqs.append(r)
+            if ok and _selects_exactly(reqs, failing, others):
+                return [reqs]
+    return [[f"{p.replace('_', '-')}=={env[p]}" for p in KEY_PACKAGES if _version(env.get(p))] for env in failing]
+
+
+def _selects_exactly(reqs: list[str], failing: list[dict], others: list[dict]) -> bool:
+    from packaging.requirements import Requirement
+
+    from conformance.causes import requirement_holds as _requirement_holds
+
+    parsed = [Requirement(r) for r in reqs]
+
+    def holds(env):
+        return all(_requirement_holds(r, env) for r in parsed)
+    return all(holds(e) for e in failing) and not any(holds(e) for e in others)
+
+
+
+REASON = f"{causes_mod.PLACEHOLDER}: why these cells fail, in words, after reading the converter's source and tracker"
+_KIND_OF = {"MISMATCH": "silent wrong answer", "SIGNATURE": "silent wrong answer", "INVALID": "invalid graph",
+            "CONVERT_ERROR": "conversion error", "UNSUPPORTED_OPSET": "conversion error", "CRASH": "conversion error",
+            "TIMEOUT": "conversion error", "RUNTIME_ERROR": "runtime error", "UNAVAILABLE": "unavailable",
+            "CASE_ERROR": "case error", "DEGENERATE": "case error", "NOT_APPLICABLE": "not applicable"}
+
+
+@dataclasses.dataclass
+class Draft:
+    status: str
+    signature: str
+    converters: list[str]
+    opsets: list[int]
+    cases: list[str]
+    when: list[list[str]]
+    stacks: list[str]
+    seen: list[str]
+
+    def toml(self, n: int) -> str:
+        q = json.dumps
+        lines = [f"# seen on {', '.join(self.stacks)}: {len(self.cases)} case(s) x {len(self.converters)} converter(s)"]
+        lines += [f"# observed: {s}" for s in self.seen]
+        lines += ["[[cause]]", f'id = "todo-{n}"', f"title = {q(causes_mod.PLACEHOLDER + ': what fails, in a line')}",
+                  f"kind = {q(_KIND_OF.get(self.status, 'conversion error'))}", f"status = {q(self.status)}",
+                  f"signature = {q(self.signature)}",
+                  f"converters = {q(self.converters)}", f"opsets = {q(self.opsets)}", f"cases = {q(self.cases)}"]
+        if len(self.when) == 1:
+            lines.append(f"when = {q(self.when[0])}")
+        else:
+            lines.append("scope = [" + ", ".join("{ when = " + q(w) + " }" for w in self.when) + "]")
+        lines += ['link = "TODO: the upstream issue, PR or source line (or \\"not reported\\" and a report)"',
+                  f"reason = {q(REASON)}"]
+        return "\n".join(lines) + "\n"
+
+
+def cluster_key(sig: str) -> str:
+    """What makes two failures the same for a proposal: the normalized text without the cell's own names."""
+    s = re.sub(r"'[^']*'", "'…'", sig)          # quoted names (outputs, nodes, tensors)
+    s = re.sub(r"; first divergent layer.*", "", s)
+    return s[:160]
+
+
+def signature_regex(sigs: list[str]) -> str:
+    """A regex every signature of a cluster matches: their longest common prefix, escaped (at most 120
+    characters, cut at a word boundary)."""
+    prefix = sigs[0]
+    for s in sigs[1:]:
+        i = 0
+        while i < min(len(prefix), len(s)) and prefix[i] == s[i]:
+            i += 1
+        prefix = prefix[:i]
+    prefix = prefix[:120]
+    if " " in prefix and len(prefix) >= 40:
+        prefix = prefix[:prefix.rstrip().rfind(" ")] if not prefix.endswith(" ") else prefix
+    return re.escape(prefix.strip()) or ".*"
+
+
+def propose(docs: list[tuple[str, dict]]) -> list[Draft]:
+    """Draft causes for the unexplained failures of (already rejudged) documents, given as (label, doc)."""
+    envs: dict[str, dict] = {}
+    ran: dict[tuple[str, str, int], set[str]] = defaultdict(set)     # cell -> stacks that ran it
+    clusters: dict[tuple[str, str], list[tuple[str, dict]]] = defaultdict(list)
+    for _label, doc in docs:
+        meta = stacks_meta(doc)
+        for r in doc["records"]:
+            stack = str(r.get("stack") or "default")
+            envs.setdefault(stack, dict((meta.get(stack) or next(iter(meta.values()), {}))
+                                        .get("environment", {}).get("packages") or {}))
+            ran[(r["case"], r["converter"], int(r["opset"]))].add(stack)
+            if unexplained(r):
+                sig = signature_of(r) or ""
+                observed = str(r.get("observed_status") or r["status"])
+                clusters[(observed, cluster_key(sig))].append((stack, r))
+    drafts = []
+    for (status, _key), items in sorted(clusters.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        stacks = sorted({s for s, _ in items})
+        others = sorted({s for _, r in items for s in ran[(r["case"], r["converter"], int(r["opset"]))]} - set(stacks))
+        sigs = [signature_of(r) or "" for _, r in items]
+        seen = []
+        for s, r in items[:3]:
+            seen.append(f"{s}: {r['case']} / {r['converter']} / opset {r['opset']}: {' '.join(str(sigs[0]).split())[:160]}")
+        drafts.append(Draft(status=status, signature=signature_regex(sigs),
+                            converters=sorted({r["converter"] for _, r in items}),
+                            opsets=sorted({int(r["opset"]) for _, r in items}),
+                            cases=sorted({r["case"] for _, r in items}),
+                            when=when_for([envs[s] for s in stacks], [envs[s] for s in others]),
+                            stacks=stacks, seen=seen[:3]))
+    return drafts
+
+
+def render(drafts: list[Draft], sources: list[str]) -> str:
+    head = ["# Draft causes (python -m conformance.report causes propose), from:", *[f"#   {s}" for s in sources],
+            "# Each still needs a person: the title, the reason and the link, after reading the converter's source and",
+            f"# tracker; the loader refuses a title or reason that starts with {causes_mod.PLACEHOLDER!r}.  Narrow the",
+            "# scope to what the cells share (case globs, tags, layer classes), widen `when` where the cause also holds",
+            "# on other versions, and check with: python -m conformance.report causes check RESULTS", ""]
+    if not drafts:
+        head.append("# no unexplained failure: nothing to propose")
+    return "\n".join(head) + "\n" + "\n".join(d.toml(n) for n, d in enumerate(drafts, start=1))
+
+
+__all__ = ["KEY_PACKAGES", "Draft", "observed_reason", "propose", "rejudge", "render", "signature_of", "stale",
+           "unexplained"]
