@@ -27,6 +27,10 @@ nothing that the status, the deciding stage and the reason do not.  :func:`slim_
   ``seconds`` are the first build's: only there), no listing of the repro folder (and
   its notes only on unexpected failures), no converter one-line summary (the run's ``converters``
   section holds it once);
+* no ``repro`` of an expected failure that the policy did not write (``CONFORMANCE_REPRO=auto``:
+  ``python -m conformance.report repro CELL_ID`` writes it on demand), and no ``signature`` of an
+  explained failure (XFAIL with a cause: the normalized observed reason, which
+  :func:`conformance.report.causes.signature_of` derives from the reason again);
 * everything else as it is (unknown keys too: a newer worker's facts survive).
 
 Pure: the record given is not changed.  Applied where a decided record enters the run's results
@@ -113,6 +117,10 @@ def _deployable(fact):
     return {k: v for k, v in fact.items() if k not in drop and not _empty(v)}
 
 
+#: how the failing cell's second task says that a repro was not written because of CONFORMANCE_REPRO=auto
+POLICY_SKIP = "not written: an expected failure"
+
+
 def slim_record(record: dict) -> dict:
     """The record as results.json keeps it (see the module's docstring); ``record`` is left as it is."""
     status = str(record.get("status"))
@@ -124,6 +132,11 @@ def slim_record(record: dict) -> dict:
     for key, value in record.items():
         if key in _DROP:
             continue
+        if key == "repro" and isinstance(value, dict) and not value.get("ok") and not keep_trace \
+                and str(value.get("reason", "")).startswith(POLICY_SKIP):
+            continue   # not written by policy (an expected failure): `report repro CELL_ID` writes it on demand
+        if key == "signature" and status == "XFAIL" and record.get("cause"):
+            continue   # an explained failure: its signature is the normalized observed reason (report.causes.signature_of)
         if key == "stages" and isinstance(value, dict):
             stage = record["stage"] if "stage" in record else decide(value).stage
             value = {name: _stage(name, st, keep_trace=keep_trace, deciding=name == stage)
