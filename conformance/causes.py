@@ -405,6 +405,10 @@ class Match:
     signature: str | None
 
 
+#: statuses a cell ends in before its converter ran: such a cell shows no converter's cause
+_BEFORE_CONVERSION = frozenset({"UNAVAILABLE", "NOT_APPLICABLE", "CASE_ERROR"})
+
+
 class Registry:
     """The causes of one run (its package versions), matched against decided cells."""
 
@@ -441,8 +445,8 @@ class Registry:
             for c in self.causes:
                 if c.id in covered:
                     continue
-                if observed == "UNAVAILABLE" and "UNAVAILABLE" not in c.statuses:
-                    continue  # its converter could not be imported here: nothing could be seen
+                if observed in _BEFORE_CONVERSION and observed not in c.statuses:
+                    continue  # the converter was not there, or the case never reached it: nothing could be seen
                 cell = cell or CellView.of_record(r)
                 if c.covers(cell, self.versions):
                     covered.add(c.id)
