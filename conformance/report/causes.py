@@ -231,7 +231,7 @@ def signature_regex(sigs: list[str]) -> str:
     prefix = prefix[:120]
     if " " in prefix and len(prefix) >= 40:
         prefix = prefix[:prefix.rstrip().rfind(" ")] if not prefix.endswith(" ") else prefix
-    return re.escape(prefix.strip()) or ".*"
+    return re.escape(prefix.strip()).replace("\\ ", " ") or ".*"   # spaces need no escape: keep it readable
 
 
 def propose(docs: list[tuple[str, dict]]) -> list[Draft]:
@@ -255,9 +255,8 @@ def propose(docs: list[tuple[str, dict]]) -> list[Draft]:
         stacks = sorted({s for s, _ in items})
         others = sorted({s for _, r in items for s in ran[(r["case"], r["converter"], int(r["opset"]))]} - set(stacks))
         sigs = [signature_of(r) or "" for _, r in items]
-        seen = []
-        for s, r in items[:3]:
-            seen.append(f"{s}: {r['case']} / {r['converter']} / opset {r['opset']}: {' '.join(str(sigs[0]).split())[:160]}")
+        seen = [f"{s}: {r['case']} / {r['converter']} / opset {r['opset']}: {' '.join(str(sig).split())[:160]}"
+                for (s, r), sig in zip(items[:3], sigs)]
         drafts.append(Draft(status=status, signature=signature_regex(sigs),
                             converters=sorted({r["converter"] for _, r in items}),
                             opsets=sorted({int(r["opset"]) for _, r in items}),
