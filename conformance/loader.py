@@ -73,15 +73,27 @@ def _user_function_case(name: str, fn) -> Case:
                 description=doc.splitlines()[0] if doc else "")
 
 
-def cases_in_module(module, ref: str) -> list[Case]:
-    found: list[Case] = []
+def declared(module, kind: type, list_attr: str, extra=None) -> list:
+    """The instances of ``kind`` a module declares, in declaration order: module-level values and the
+    items of its ``list_attr`` list; ``extra(attr, value)`` may make one of another attribute (or None)."""
+    found = []
     for attr, value in vars(module).items():
-        if isinstance(value, Case):
+        if isinstance(value, kind):
             found.append(value)
-        elif attr == "CASES":
-            found.extend(c for c in value if isinstance(c, Case))
-        elif attr.startswith("case_") and inspect.isfunction(value) and value.__module__ == module.__name__:
-            found.append(_user_function_case(attr[len("case_"):], value))
+        elif attr == list_attr:
+            found.extend(v for v in value if isinstance(v, kind))
+        elif extra is not None and (made := extra(attr, value)) is not None:
+            found.append(made)
+    return found
+
+
+def cases_in_module(module, ref: str) -> list[Case]:
+    def function_case(attr, value):
+        if attr.startswith("case_") and inspect.isfunction(value) and value.__module__ == module.__name__:
+            return _user_function_case(attr[len("case_"):], value)
+        return None
+
+    found = declared(module, Case, "CASES", function_case)
     unique: dict[str, Case] = {}
     for c in found:
         if c.name in unique and unique[c.name] is not c:
@@ -148,12 +160,7 @@ def converters_in_module(ref: str) -> list:
     module = import_module(ref, what="converter module")
     from conformance.converters.base import Converter
 
-    found: list[Converter] = []
-    for attr, value in vars(module).items():
-        if isinstance(value, Converter):
-            found.append(value)
-        elif attr == "CONVERTERS":
-            found.extend(v for v in value if isinstance(v, Converter))
+    found = declared(module, Converter, "CONVERTERS")
     seen = {}
     for c in found:
         if not c.name:

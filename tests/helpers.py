@@ -28,6 +28,17 @@ def run_matrix(report_dir: Path, *args: str, **kwargs) -> tuple[subprocess.Compl
     return proc, (json.loads(results.read_text()) if results.exists() else None)
 
 
+def model_files(script: Path, out: Path) -> Path:
+    """``python SCRIPT OUT``: a helper script of the tests that saves model files into OUT (Keras on the
+    TensorFlow backend, in its own process so that the tests never import TensorFlow)."""
+    import os
+
+    proc = subprocess.run([sys.executable, str(script), str(out)], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND="tensorflow"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
 class FakeCell:
     """Just enough of a conformance.run.cells.Cell for the tier functions: a case name, its tags, an opset."""
 

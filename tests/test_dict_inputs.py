@@ -11,9 +11,6 @@ skipped where keras_hub is not installed (the ``models`` extra).
 from __future__ import annotations
 
 import importlib.util
-import os
-import subprocess
-import sys
 import time
 import types
 from pathlib import Path
@@ -248,12 +245,7 @@ def hub_models(tmp_path_factory) -> Path:
     # find_spec, not importorskip: importing keras_hub here would load TensorFlow into the tests
     if importlib.util.find_spec("keras_hub") is None:
         pytest.skip("keras_hub is not installed (pip install '.[modern,models]')")
-    out = tmp_path_factory.mktemp("hub_models")
-    proc = subprocess.run([sys.executable, str(Path(__file__).with_name("hub_models.py")), str(out)],
-                          capture_output=True, text=True, timeout=300,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND="tensorflow"))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out
+    return helpers.model_files(Path(__file__).with_name("hub_models.py"), tmp_path_factory.mktemp("hub_models"))
 
 
 def test_keras_hub_backbones_go_through_every_row(hub_models, tmp_path):

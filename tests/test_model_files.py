@@ -6,9 +6,6 @@ tests/model_files.py in a subprocess) through real converters at opset 13.
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -117,12 +114,9 @@ def saved(tmp_path_factory) -> Path:
 
     if importlib.util.find_spec("keras") is None:  # (importing it here would load TensorFlow into the tests)
         pytest.skip("keras is not installed")
-    out = tmp_path_factory.mktemp("saved_models")
-    proc = subprocess.run([sys.executable, str(Path(__file__).with_name("model_files.py")), str(out)],
-                          capture_output=True, text=True, timeout=300,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND="tensorflow"))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out
+    from tests.helpers import model_files
+
+    return model_files(Path(__file__).with_name("model_files.py"), tmp_path_factory.mktemp("saved_models"))
 
 
 @pytest.mark.parametrize("npz, message", [

@@ -91,12 +91,12 @@ def stale(doc: dict, causes: list) -> list[str]:
     by_stack: dict[str, list[dict]] = defaultdict(list)
     for r in doc["records"]:
         by_stack[str(r.get("stack") or "default")].append(r)
-    covered, used = set(), {str(r["cause"]) for r in doc["records"] if r.get("cause")}
+    used = {str(r["cause"]) for r in doc["records"] if r.get("cause")}
+    gone: set[str] = set()
     for stack, recs in by_stack.items():
         env = (meta.get(stack) or next(iter(meta.values()), {})).get("environment", {}).get("packages") or {}
-        reg = causes_mod.Registry(causes, env)
-        covered |= {c.id for c in reg.stale(recs)} | {c.id for c in reg.causes if c.id in used}
-    return [c.id for c in causes if c.id in covered and c.id not in used]
+        gone |= {c.id for c in causes_mod.Registry(causes, env).stale(recs)}
+    return [c.id for c in causes if c.id in gone - used]   # matched on another stack: seen, not stale
 
 
 # ------------------------------------------------------------------------------------ propose
