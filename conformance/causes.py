@@ -8,7 +8,7 @@ wheel); each ``[[cause]]`` block reads like this:
     id = "erfc"                                  # short, stable, unique: records and pages name it
     title = "exact GELU leaves TensorFlow's Erfc op in the graph"
     kind = "invalid graph"                       # one of KINDS
-    status = "INVALID"                           # the status(es) it produces: a string or a list
+    status = "INVALID"                           # optional: the status(es) it produces (default: the kind's)
     signature = "No Op registered for Erfc"      # regex searched in the *normalized* observed reason
     converters = ["tf2onnx-keras", "tf2onnx-cli"]    # scope, all optional: globs of converter rows,
     opsets = ">=9"                               #   opsets (int, list or specifier), case names (globs),
@@ -21,7 +21,9 @@ wheel); each ``[[cause]]`` block reads like this:
 
 ``scope`` (optional) is a list of inline tables with the same scope keys (and ``when``/``missing``),
 for a cause whose cells are not one product: each table is one part of the scope, and keys given
-on the cause itself are defaults for every part.  Without ``scope`` the cause's own keys are its
+on the cause itself are defaults for every part.  A part's ``except = { cases = [...] }`` (or
+``layers``, ``tags``, ``converters``, ``opsets``) leaves those cells out of it: "every case at opset
+9 but the Dense ones" is one line instead of a list of every other case.  Without ``scope`` the cause's own keys are its
 one part.  ``link = "not reported"`` says that nobody reported it upstream yet; then ``report``
 names the drafted report (``python -m conformance.report issue ID RESULTS`` writes one).
 
@@ -69,9 +71,17 @@ KIND_ORDER = list(KINDS)
 PLACEHOLDER = "TODO"
 NOT_REPORTED = "not reported"
 
-_SCOPE_KEYS = {"converters", "opsets", "cases", "tags", "layers", "when", "missing"}
+#: kind -> the status a cause of that kind produces when it names none
+KIND_STATUS: dict[str, str] = {
+    "silent wrong answer": "MISMATCH", "invalid graph": "INVALID", "conversion error": "CONVERT_ERROR",
+    "runtime error": "RUNTIME_ERROR", "unavailable": "UNAVAILABLE", "case error": "CASE_ERROR",
+    "not applicable": "NOT_APPLICABLE",
+}
+
+_SELECTOR_KEYS = {"converters", "opsets", "cases", "tags", "layers"}
+_SCOPE_KEYS = _SELECTOR_KEYS | {"when", "missing", "except"}
 _KEYS = _SCOPE_KEYS | {"id", "title", "kind", "status", "signature", "scope", "link", "report", "reason", "strict"}
-_REQUIRED = ("id", "title", "kind", "status", "signature", "link", "reason")
+_REQUIRED = ("id", "title", "kind", "signature", "link", "reason")
 _ID = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 
 
@@ -137,6 +147,8 @@ class Scope:
     layers: tuple[str, ...] | None = None
     when: tuple[Requirement, ...] = ()
     missing: tuple[str, ...] = ()
+    #: ``except``: cells this part leaves out (same keys: cases, tags, layers, converters, opsets)
+    unless: "Scope | None" = None
 
     def holds(self, versions: Mapping[str, str | None]) -> bool:
         return (all(requirement_holds(r, versions) for r in self.when)
@@ -155,7 +167,7 @@ class Scope:
             return False
         if self.layers is not None and not (cell.layers and any(_any_glob(n, self.layers) for n in cell.layers)):
             return False
-        return True
+        return self.unless is None or not self.unless.takes(cell)
 
     def to_json(self) -> dict:
         out: dict = {}
@@ -169,6 +181,8 @@ class Scope:
             out["opsets"] = str(self.opsets)
         if self.when:
             out["when"] = [str(r) for r in self.when]
+        if self.unless is not None:
+            out["except"] = self.unless.to_json()
         return out
 
 
@@ -308,6 +322,12 @@ def _scope(raw: Mapping, where: str) -> Scope:
         if not isinstance(m, list) or not all(isinstance(x, str) and x.strip() for x in m):
             raise CausesError(f"{where}: 'missing' must be a list of distribution names such as 'jax2onnx'")
         kw["missing"] = tuple(x.strip() for x in m)
+    if "except" in raw:
+        ex = raw["except"]
+        if not isinstance(ex, dict) or not ex or set(ex) - _SELECTOR_KEYS:
+            raise CausesError(f"{where}: 'except' must be an inline table of {', '.join(sorted(_SELECTOR_KEYS))}, "
+                              "e.g. except = {{ cases = [\"dense_*\"] }}")
+        kw["unless"] = _scope(ex, f"{where} except")
     return Scope(**kw)
 
 
@@ -341,7 +361,7 @@ def parse(data: Mapping, source: str = "<causes>") -> list[Cause]:
         kind = raw["kind"]
         if kind not in KINDS:
             raise CausesError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
-        statuses = _globs(raw["status"], where, "status")
+        statuses = _globs(raw.get("status", KIND_STATUS[kind]), where, "status")
         for s in statuses:
             if s not in {x.value for x in EXPECTABLE}:
                 raise CausesError(f"{where}: status {s!r} is not an expected-failure status "
