@@ -25,7 +25,7 @@ import numpy as np
 
 from cases.api import KERAS, Case
 from conformance.checks import runtime
-from conformance.checks.compare import tolerance_for
+from conformance.checks.compare import batch_failures, tolerance_for
 from conformance.loader import ModuleLoadError, builtin_modules, cases_in_module, import_module
 
 ORT = "onnxruntime"
@@ -87,10 +87,8 @@ def configure_tensorflow_threads(intra: int, inter: int) -> dict:
 
 def ort_session(model_bytes: bytes, intra: int, inter: int, spinning: str | None = None):
     """spinning: None keeps onnxruntime's default (worker threads spin while waiting), "0"/"1" sets it."""
-    import onnxruntime as ort
-
     so = runtime.session_options(intra, inter, spinning)
-    sess = ort.InferenceSession(model_bytes, sess_options=so, providers=["CPUExecutionProvider"])
+    sess = runtime.cpu_session(model_bytes, so)
     opts = sess.get_session_options()
     return sess, {"intra_op": opts.intra_op_num_threads, "inter_op": opts.inter_op_num_threads,
                   "allow_spinning": "default (on)" if spinning is None else spinning,
@@ -234,16 +232,12 @@ def prepare(case: Case, batches, *, converter: str, opset: int, intra: int, inte
     for b in batches:
         ref = _flat(_to_numpy(model(prepared.keras_input(b), training=False)))
         got = sess.run(out_names, prepared.feeds(b))
-        problems, diffs = list(sig["problems"]), []
-        if len(got) != len(ref):
-            problems.append(f"onnxruntime gives {len(got)} outputs, Keras {len(ref)}")
+        comps = []
         for (name, _s, dtype), r, o in zip(built.outputs, ref, got):
             tol = tolerance_for(dtype, case.tolerance)
-            c = compare(name, r, np.asarray(o), tol.rtol, tol.atol)
-            if not c.passed:
-                problems.append(c.summary())
-            if not c.problem:
-                diffs.append(c.max_abs)
+            comps.append(compare(name, r, np.asarray(o), tol.rtol, tol.atol))
+        problems = list(sig["problems"]) + batch_failures(b, [vars(c) for c in comps], len(got), len(ref))
+        diffs = [c.max_abs for c in comps if not c.problem]
         prepared.checks[b] = {"max_abs_diff": max(diffs) if diffs else None, "outputs_match": not problems,
                               "problems": problems}
     if cold:

@@ -6,6 +6,8 @@ dotted name for built-in modules, a file path for user modules.
 """
 from __future__ import annotations
 
+import collections
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -185,3 +187,29 @@ def find_converter(ref: str, name: str):
         if conv.name == name:
             return conv
     raise ModuleLoadError(f"converter {name!r} not found in {ref}")
+
+
+@functools.lru_cache(maxsize=1)
+def builtin_converters() -> tuple:
+    """The converters of the built-in converter modules, in module order."""
+    from conformance.converters import builtin_modules
+
+    return tuple(conv for _, conv in load_converters(builtin_modules()).values())
+
+
+def package_name(distribution: str) -> str:
+    """The name a distribution is reported and imported by (``onnxconverter-common`` -> ``onnxconverter_common``)."""
+    return distribution.replace("-", "_")
+
+
+def converter_packages(own: bool = False, converters=None) -> tuple[str, ...]:
+    """What the converters (default: the built-in ones) need, by reported name (:func:`package_name`), each
+    once: their ``packages`` (``own``: only each one's own, its ``distribution``), the one most converters
+    need first, then in the order of the converters.  The one list the environment, the stacks page, the
+    causes' ``when`` and the ORT-only child derive theirs from: a new converter module adds its packages."""
+    counts: collections.Counter = collections.Counter()
+    for conv in builtin_converters() if converters is None else converters:
+        needs = (conv.distribution,) if own else (conv.packages or (conv.distribution,))
+        counts.update(list(dict.fromkeys(package_name(p) for p in needs if p)))
+    first = {p: i for i, p in enumerate(counts)}
+    return tuple(sorted(counts, key=lambda p: (-counts[p], first[p])))

@@ -192,16 +192,18 @@ def _check_model_inputs(config) -> None:
 def pytest_generate_tests(metafunc):
     if "cell" not in metafunc.fixturenames:
         return
-    from conformance.run.cells import HEAVY_TAG, tiered
+    from conformance.run.cells import HEAVY_TAG, MODELS_TAG, tiered
 
     matrix = metafunc.config.stash.get(_MATRIX, None)
     if matrix is None:  # collected although the session's paths did not look like a matrix run
         matrix = _activate(metafunc.config)
     params = []
-    asked_heavy = HEAVY_TAG in (metafunc.config.getoption("markexpr") or "")  # -m slow, -m "seed or slow", ...
-    cells = tiered(matrix.cells(), matrix.settings.opsets, metafunc.config.getoption("tier"), heavy=asked_heavy)
+    markexpr = metafunc.config.getoption("markexpr") or ""
+    # -m slow, -m "seed or slow", ...; -m models
+    cells = tiered(matrix.cells(), matrix.settings.opsets, metafunc.config.getoption("tier"),
+                   heavy=HEAVY_TAG in markexpr, models=MODELS_TAG in markexpr)
     # heavy cases first: spread between xdist workers early, they cannot leave one worker busy at the end
-    cells.sort(key=lambda c: HEAVY_TAG not in c.case.tags)
+    cells.sort(key=lambda c: not ({HEAVY_TAG, MODELS_TAG} & c.case.tags))
     for cell in cells:
         marks = [getattr(pytest.mark, t) for t in sorted(cell.case.tags)]
         marks.append(pytest.mark.xdist_group(cell.case.name))

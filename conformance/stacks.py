@@ -2,11 +2,17 @@
 
     python -m conformance.stacks list                 # the stacks, one a line (--installable: runnable only)
     python -m conformance.stacks show NAME            # one stack's pip requirements, one a line
-    python -m conformance.stacks matrix               # GitHub Actions matrix JSON: {"include": [{"stack": ...}]}
+    python -m conformance.stacks matrix               # GitHub Actions matrix JSON: one job per stack x group
     python -m conformance.stacks tox --write|--check  # tox.ini's generated stack sections
+    python -m conformance.stacks durations RESULTS -o .test_durations   # pytest-split's durations, from a run
 
 A malformed file or an unknown stack name is one line on stderr and exit code 2; ``tox --check``
 exits 1 when tox.ini is not what stacks.toml generates.
+
+Groups: a stack's run is split into ``groups`` CI jobs (``[ci] groups`` for every stack, a stack's own
+``groups`` for that one) by pytest-split (``--splits N --group K``), which cuts the collected cells, in
+their order, into N runs of about equal time by the seconds in ``.test_durations`` (a cell missing there
+counts as the average).  ``durations`` writes that file from the per-cell ``seconds`` of results files.
 """
 from __future__ import annotations
 
@@ -27,8 +33,15 @@ TOX_FILE = ROOT / "tox.ini"
 BEGIN = "# stacks:start (generated from stacks.toml by `python -m conformance.stacks tox --write`; edit stacks.toml, not this block)"
 END = "# stacks:end"
 
-_KEYS = {"name", "description", "python", "extra", "requirements", "keras", "installs", "install_error"}
+_KEYS = {"name", "description", "python", "extra", "requirements", "keras", "installs", "install_error", "groups"}
+_CI_KEYS = {"groups"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+#: pytest-split's durations file (its default name, in the directory pytest runs from: tox's is the checkout)
+DURATIONS_FILE = ROOT / ".test_durations"
+#: the test that runs a cell (conformance/test_matrix.py): a cell's pytest node id is ``CELL_TEST[<cell id>]``
+CELL_TEST = "conformance/test_matrix.py::test_cell"
+#: the least seconds a cell counts with (pytest-split's chunking misbehaves on cells of zero duration)
+MIN_SECONDS = 0.001
 
 
 class StacksError(Exception):
@@ -45,16 +58,31 @@ class Stack:
     keras: str = ""
     installs: bool = True
     install_error: str = ""
+    #: how many CI jobs the stack's run is split into (pytest-split's --splits)
+    groups: int = 1
 
     def pip_args(self, suite: str = ".") -> list[str]:
         """What pip installs for this stack: the suite (with its extra) and the pinned requirements."""
         return [f"{suite}[{self.extra}]" if self.extra else suite, *self.requirements]
 
 
+def _groups(value, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
+        raise StacksError(f"{where}: 'groups' must be a whole number from 1 to 64 (the CI jobs a stack's run is split into)")
+    return value
+
+
 def parse(data: dict, source: str = "stacks.toml") -> list[Stack]:
-    unknown_top = set(data) - {"stack"}
+    unknown_top = set(data) - {"stack", "ci"}
     if unknown_top:
-        raise StacksError(f"{source}: unknown top-level key(s) {sorted(unknown_top)}; stacks go in [[stack]] tables")
+        raise StacksError(f"{source}: unknown top-level key(s) {sorted(unknown_top)}; stacks go in [[stack]] tables, "
+                          "CI settings in [ci]")
+    ci = data.get("ci", {})
+    if not isinstance(ci, dict):
+        raise StacksError(f"{source}: 'ci' must be a table ([ci])")
+    if set(ci) - _CI_KEYS:
+        raise StacksError(f"{source}: [ci]: unknown key(s) {sorted(set(ci) - _CI_KEYS)} (allowed: {sorted(_CI_KEYS)})")
+    default_groups = _groups(ci.get("groups", 1), f"{source}: [ci]")
     raw_stacks = data.get("stack")
     if not isinstance(raw_stacks, list) or not raw_stacks:
         raise StacksError(f"{source}: no stacks; write one [[stack]] table per stack")
@@ -95,9 +123,10 @@ def parse(data: dict, source: str = "stacks.toml") -> list[Stack]:
         keras = raw.get("keras", "")
         if not isinstance(keras, str):
             raise StacksError(f"{where}: 'keras' must be a string")
+        groups = _groups(raw.get("groups", default_groups), where)
         out.append(Stack(name=name, description=raw["description"].strip(), python=raw["python"].strip(),
                          requirements=tuple(reqs), extra=extra, keras=keras, installs=installs,
-                         install_error=error.strip()))
+                         install_error=error.strip(), groups=groups))
     return out
 
 
@@ -139,7 +168,50 @@ def tox_with_block(text: str, block: str) -> str:
 
 
 def github_matrix(stacks: list[Stack]) -> dict:
-    return {"include": [{"stack": s.name, "python": s.python} for s in stacks if s.installs]}
+    """One job per installable stack and group: ``group`` (1..``groups``) is pytest-split's ``--group``."""
+    return {"include": [{"stack": s.name, "python": s.python, "group": g, "groups": s.groups}
+                        for s in stacks if s.installs for g in range(1, s.groups + 1)]}
+
+
+def cell_durations(docs: list[tuple[str, dict]], opsets: set[int] | None = None) -> dict[str, float]:
+    """pytest-split's durations ({node id: seconds}) from loaded results documents, given as (label, doc):
+    each cell's ``seconds`` as its run recorded it, the mean where several runs (stacks) hold the cell.
+    ``opsets``: only the cells at these opsets.  Records without seconds (slim baselines) are left out;
+    StacksError if no record has any."""
+    seen: dict[str, list[float]] = {}
+    for _label, doc in docs:
+        for r in doc["records"]:
+            seconds = r.get("seconds")
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+                continue
+            if opsets and int(r["opset"]) not in opsets:
+                continue
+            cell = r.get("id") or f"{r['case']}-{r['converter']}-opset{r['opset']}"
+            nodeid = r.get("nodeid") or f"{CELL_TEST}[{cell}]"
+            seen.setdefault(nodeid, []).append(float(seconds))
+    if not seen:
+        labels = ", ".join(label for label, _ in docs)
+        raise StacksError(f"{labels}: no cell with its seconds{' at the opsets asked for' if opsets else ''} "
+                          "(slim baselines keep none): give the results.json of a run")
+    return {n: round(max(sum(v) / len(v), MIN_SECONDS), 3) for n, v in sorted(seen.items())}
+
+
+def write_durations(durations: dict[str, float], path: str | Path) -> Path:
+    """The file as pytest-split's --store-durations writes it (sorted keys, 4-space indent)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(durations, sort_keys=True, indent=4) + "\n", encoding="utf-8")
+    return p
+
+
+def _load_results(path: str) -> dict:
+    """A results.json, or an interrupted run's results.partial.jsonl (every cell that finished)."""
+    from conformance.run.results import ResultsError, load, rebuild
+
+    try:
+        return rebuild(path) if str(path).endswith(".jsonl") else load(path)
+    except ResultsError as exc:
+        raise StacksError(str(exc)) from None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -156,7 +228,14 @@ def main(argv: list[str] | None = None) -> int:
     ls.add_argument("--sep", default="\n", help="separator (default: newline; ',' for tox -e)")
     sh = sub.add_parser("show", help="one stack's pip requirements, one a line")
     sh.add_argument("name")
-    sub.add_parser("matrix", help="GitHub Actions matrix JSON over the installable stacks")
+    sub.add_parser("matrix", help="GitHub Actions matrix JSON: one job per installable stack and group")
+    du = sub.add_parser("durations", help="pytest-split's durations file (--splits/--group) from results files")
+    du.add_argument("results", nargs="+",
+                    help="results.json files of runs (or a merged one of several stacks: the mean per cell); "
+                         "an interrupted run's results.partial.jsonl")
+    du.add_argument("-o", "--output", required=True, help="the durations file to write, e.g. .test_durations")
+    du.add_argument("--opsets", default=None, metavar="LIST",
+                    help="only the cells at these opsets, e.g. 13 (default: every cell of the results)")
     t = sub.add_parser("tox", help="tox.ini's generated stack sections")
     g = t.add_mutually_exclusive_group()
     g.add_argument("--write", action="store_true", help="rewrite the generated block of tox.ini")
@@ -164,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--tox-ini", default=str(TOX_FILE), help="the tox.ini to write or check")
     args = p.parse_args(argv)
     try:
+        if args.command == "durations":
+            return _durations(args)
         stacks = load(args.file)
         if args.command == "list":
             names = [s.name for s in stacks if s.installs or not args.installable]
@@ -195,6 +276,19 @@ def main(argv: list[str] | None = None) -> int:
     except StacksError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _durations(args) -> int:
+    opsets = None
+    if args.opsets:
+        try:
+            opsets = {int(o) for o in args.opsets.split(",") if o.strip()}
+        except ValueError:
+            raise StacksError(f"--opsets {args.opsets!r}: give opsets as numbers, e.g. 13 or 11,13") from None
+    durations = cell_durations([(path, _load_results(path)) for path in args.results], opsets)
+    out = write_durations(durations, args.output)
+    print(f"wrote {out}: {len(durations)} cells, {sum(durations.values()):.0f} s in all")
     return 0
 
 

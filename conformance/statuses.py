@@ -2,8 +2,10 @@
 
 Every other module reads this table (pytest outcome, which statuses a cause may
 name, the rank the diff and the baseline gate compare, whether a cell counts as tried in a
-pass rate, what the fuzz property does with it, the short label of the page).  A new
-status is one new row here and nothing else.
+pass rate, what the fuzz property does with it, the short label and the colour of the page).  A
+new status is one new row here, and, for a status a cell's checks give, the failure of the stage
+that gives it in the stage table (:mod:`conformance.stages`; ``tests/test_verdict.py`` checks that
+every failing status comes from some stage).
 
 ``rank``: 0 passing < 1 expected failure < 2 anything else (a regression is a move from an
 accepted rank to a worse one).  ``fuzz``: ``fine`` (the property holds), ``discard`` (the

@@ -42,3 +42,15 @@ def reports_untouched(pytestconfig):
     changed = sorted(k for k in set(before) & set(after) if before[k] != after[k])
     assert not (added or removed or changed), (
         f"the tests changed reports/: added {added[:10]}, removed {removed[:10]}, rewritten {changed[:10]}")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``models`` (they build every case of the models tier: minutes) run only when ``-m``
+    names the marker (``pytest tests/ -m models``), as the tier's cells do in the matrix; the quick run
+    (``pytest tests/ -m "not slow_install"``) skips them, saying how to run them."""
+    if "models" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="builds every models-tier case (minutes): run with pytest tests/ -m models")
+    for item in items:
+        if item.get_closest_marker("models") is not None:
+            item.add_marker(skip)

@@ -150,7 +150,7 @@ def test_clicking_a_cell_opens_its_lazily_rendered_details(tab, page, tmp_path):
     panel = tab.locator("#panel")
     panel.wait_for(state="visible")
     text = panel.inner_text()
-    assert "lstm · tf2onnx · opset 13 · legacy" in text and "Deciding stage: compare" in text
+    assert "lstm · tf2onnx · opset 13 · legacy" in text and "Deciding stage: outputs vs Keras (compare)" in text
     assert 'pytest "conformance/test_matrix.py::test_cell[lstm-tf2onnx-opset13]" --converters tf2onnx --opsets 13' in text
     assert "min passing atol" in text and "MatMul" in text
     assert tab.get_attribute("html", "data-open-cell") == "lstm-tf2onnx-opset13@legacy"

@@ -48,6 +48,8 @@ SMOKED = {
     "python -m conformance.stacks show": "test_documented_stacks_lines_run",
     "python -m conformance.stacks matrix": "test_documented_stacks_lines_run",
     "python -m conformance.stacks tox": "test_documented_stacks_lines_run (--write on a copy of tox.ini)",
+    "python -m conformance.stacks durations": "test_documented_stacks_lines_run (on a fake results file, "
+                                              "into the tmp folder)",
     "python -m benchmarks.speedup markdown": "test_report_subcommand_on_fake_results[speedup-markdown]",
     # python -m conformance.report SUB: test_report_subcommand_on_fake_results[SUB] (REPORT_SMOKES below)
 }
@@ -298,6 +300,7 @@ REPORT_SMOKES = {
     "overhead": (["overhead", "{new}"], {0}, []),
     "stacks": (["stacks", "{old}", "{new}", "-o", "{tmp}/stacks.html"], {0}, ["stacks.html"]),
     "layers": (["layers", "{layers}", "--json", "{tmp}/layers.json"], {0}, ["layers.json"]),
+    "models": (["models", "{new}", "--json", "{tmp}/models.json"], {0}, ["models.json"]),
     "causes": (["causes", "check", "{new}"], {0, 1}, []),             # exit 1: a failure no cause explains
     "causes-propose": (["causes", "propose", "{new}", "-o", "{tmp}/drafts.toml"], {0}, ["drafts.toml"]),
     "issue": (["issue", "masked-rnn-opset9", "{caused}", "--no-repro", "-o", "{tmp}/issue.md"], {0}, ["issue.md"]),
@@ -338,11 +341,16 @@ def test_documented_stacks_lines_run(tmp_path):
     assert {command_key(line).split()[3] for line in lines} >= {"list", "show", "matrix", "tox"}
     tox_copy = tmp_path / "tox.ini"
     tox_copy.write_text((ROOT / "tox.ini").read_text(encoding="utf-8"), encoding="utf-8")
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps(fakes.doc([fakes.rec("mlp", "tf2onnx", 13, "PASS")])), encoding="utf-8")
 
     def run(line):
         argv = _tokens(line)[3:]
         if "--write" in argv:   # never the checkout's tox.ini
             argv += ["--tox-ini", str(tox_copy)]
+        if argv[:1] == ["durations"]:   # a fake run's results, written into the tmp folder (never the checkout's)
+            opsets = argv[argv.index("--opsets"):argv.index("--opsets") + 2] if "--opsets" in argv else []
+            argv = ["durations", str(results), "-o", str(tmp_path / ".test_durations"), *opsets]
         return line, run_module("conformance.stacks", *argv, timeout=60)
 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
@@ -351,3 +359,6 @@ def test_documented_stacks_lines_run(tmp_path):
     assert not bad, "\n".join(bad)
     assert all(p.stdout.strip() or "--write" in line or "--check" in line for line, p in done)
     assert tox_copy.read_text(encoding="utf-8") == (ROOT / "tox.ini").read_text(encoding="utf-8")
+    if any(command_key(line).endswith(" durations") for line in lines):
+        assert json.loads((tmp_path / ".test_durations").read_text()) == {
+            "conformance/test_matrix.py::test_cell[mlp-tf2onnx-opset13]": 2.0}

@@ -191,8 +191,13 @@ def test_empty_results_render_a_page():
 
 
 def test_first_failing_stage_shows_its_text():
-    d = page_data(strict(doc([rec("a", "c1", 13, "MISMATCH")])))["by_id"]["a-c1-opset13"]
+    data = page_data(strict(doc([rec("a", "c1", 13, "MISMATCH")])))
+    d = data["by_id"]["a-c1-opset13"]
     assert d["stage"] == "compare" and d["error"] == "y: 3/6 elements outside"
+    # the detail view names the stage with the stage table's label (conformance/stages.py)
+    from conformance.stages import LABEL
+
+    assert data["stage_labels"] == LABEL and data["stage_labels"]["compare"] == "outputs vs Keras"
 
 
 def test_page_terminal_and_diff_show_the_deciding_stage_not_the_first_failing_key():

@@ -82,6 +82,27 @@ def test_matrix_lists_the_installable_stacks_only(tmp_path, capsys):
     assert all(i["python"] == "3.11" for i in include)
 
 
+def test_matrix_is_stack_x_group_from_ci_groups_and_a_stacks_own_groups(tmp_path, capsys):
+    """[ci] groups for every stack, a stack's own groups for that one: one job per (stack, group)."""
+    checkout = stacks.load(ROOT / "stacks.toml")
+    default = checkout[0].groups
+    assert default > 1 and all(s.groups == default for s in checkout)   # the workflow really splits
+    sf, _ = _copy(tmp_path, NEW_STACK.replace('name = "tf299-tf2onnx199"', 'name = "tf299-tf2onnx199"\ngroups = 5'))
+    assert stacks.main(["--file", str(sf), "matrix"]) == 0
+    include = json.loads(capsys.readouterr().out)["include"]
+    jobs = {(i["stack"], i["group"]): i["groups"] for i in include}
+    assert len(jobs) == len(include)
+    assert {g for (name, g) in jobs if name == "tf299-tf2onnx199"} == {1, 2, 3, 4, 5}
+    assert {g for (name, g) in jobs if name == "legacy"} == set(range(1, default + 1))
+    assert jobs[("legacy", 1)] == default and jobs[("tf299-tf2onnx199", 5)] == 5
+    # without [ci], one group: the job matrix of before
+    plain = tmp_path / "plain.toml"
+    plain.write_text(NEW_STACK, encoding="utf-8")
+    assert stacks.main(["--file", str(plain), "matrix"]) == 0
+    assert json.loads(capsys.readouterr().out)["include"] == [
+        {"stack": "tf299-tf2onnx199", "python": "3.11", "group": 1, "groups": 1}]
+
+
 def test_show_prints_what_pip_installs(capsys):
     assert stacks.main(["show", "legacy"]) == 0
     assert capsys.readouterr().out.split() == [".[legacy]", "setuptools<70"]
@@ -99,6 +120,13 @@ def test_show_prints_what_pip_installs(capsys):
     ("[[stack]]\nname = 'a'\ndescription = 'd'\npython = '3.11'\nrequirements = ['onnx']\npins = []", "unknown key"),
     ("[[stack]]\nname = 'a'\ndescription = 'd'\npython = '3.11'\nrequirements = ['onnx']\n"
      "[[stack]]\nname = 'a'\ndescription = 'd'\npython = '3.11'\nrequirements = ['onnx']", "named twice"),
+    ("[ci]\ngroups = 0\n[[stack]]\nname = 'a'\ndescription = 'd'\npython = '3.11'\nrequirements = ['onnx']",
+     "'groups' must be a whole number"),
+    ("[ci]\ngroups = 2\njobs = 3\n[[stack]]\nname = 'a'\ndescription = 'd'\npython = '3.11'\nrequirements = ['onnx']",
+     "[ci]: unknown key"),
+    ("ci = 3\n[[stack]]\nname = 'a'\ndescription = 'd'\npython = '3.11'\nrequirements = ['onnx']", "must be a table"),
+    ("[[stack]]\nname = 'a'\ndescription = 'd'\npython = '3.11'\nrequirements = ['onnx']\ngroups = '2'",
+     "'groups' must be a whole number"),
 ])
 def test_a_malformed_stacks_file_is_one_line_and_exit_2(tmp_path, capsys, text, message):
     sf = tmp_path / "stacks.toml"
@@ -165,6 +193,31 @@ def test_the_workflow_takes_its_matrix_from_stacks_toml():
     assert 'tox -e "${{ matrix.stack }}" -- -m "not layers" $PYTEST_ARGS' in text
     assert "python -m conformance.report merge" in text and "--html" in text
     assert "python -m conformance.report stacks" in text
+
+
+def test_the_workflow_runs_each_group_and_merges_them_all():
+    """Each job runs its group (pytest-split, whatever -m selects) and uploads it under its own name; the
+    page job merges every group of every stack."""
+    text = (WORKFLOWS / "stacks.yml").read_text(encoding="utf-8")
+    split = "SPLIT_ARGS: --splits ${{ matrix.groups }} --group ${{ matrix.group }} --durations-path .test_durations"
+    assert split in text
+    run_line = next(line.strip() for line in text.splitlines() if line.strip().startswith('tox -e "${{ matrix.stack }}"'))
+    assert "$PYTEST_ARGS $SPLIT_ARGS" in run_line   # apart from -m "not layers": removing it keeps the groups
+    assert "name: results-${{ matrix.stack }}-${{ matrix.group }}" in text
+    assert "pattern: results-*" in text and "merge results/*/results.json -o all-stacks/results.json" in text
+    assert stacks.DURATIONS_FILE.is_file() and stacks.DURATIONS_FILE.parent == ROOT
+
+
+def test_the_workflow_publishes_the_page_on_schedule_and_dispatch_only():
+    text = (WORKFLOWS / "stacks.yml").read_text(encoding="utf-8")
+    deploy = text[text.index("\n  deploy:\n"):]
+    for needed in ("needs: page", "if: github.event_name == 'schedule' || github.event_name == 'workflow_dispatch'",
+                   "pages: write", "id-token: write", "name: github-pages", "uses: actions/configure-pages@",
+                   "uses: actions/upload-pages-artifact@", "uses: actions/deploy-pages@", "name: all-stacks"):
+        assert needed in deploy, needed
+    assert "pull_request" not in deploy
+    assert "pages: write" not in text[:text.index("\n  deploy:\n")]   # only the deploying job may write Pages
+    assert "cp all-stacks/stacks.html all-stacks/index.html" in text
 
 
 STACKS_BASELINE = ROOT / "reports" / "baseline" / "stacks-default-opset13.json"

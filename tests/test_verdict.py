@@ -118,3 +118,96 @@ def test_deciding_stage_is_the_first_failing_one_in_decide_order():
 def test_expectation_keeps_the_deciding_stage():
     d = decide(passing_stages(compare={"ok": False, "failures": ["y differs"]}))
     assert apply_expectation(d, entry("MISMATCH")).stage == "compare"
+
+
+# ------------------------------------------------------------------ the stage table drives decide
+# (the table-driven decide was checked equal to the if-chain it replaced on all 3^13 combinations of
+# absent / passed / failed stages, with random details, wherever the if-chain returned a decision)
+
+from conformance.stages import ORDER, PASS_REASON, TABLE as STAGES, Stage  # noqa: E402
+
+
+def failing(name: str) -> dict:
+    return {"ok": False, "error": f"{name} broke", "problems": [f"{name} problem"], "failures": [f"{name} failure"],
+            "reason": f"{name} reason", "status": "TIMEOUT"}
+
+
+@pytest.mark.parametrize("name", ORDER)
+def test_each_stage_alone_decides_with_its_rows_status_and_words(name):
+    row = STAGES[Stage(name)]
+    d = decide(passing_stages(**{name: failing(name)}))
+    failure = row.failures[-1]
+    assert d.stage == name and d.status in row.gives
+    assert d.status == (failure.status or Status.TIMEOUT)
+    prefix = failure.reason.split("{")[0].replace("{label}", row.label)
+    assert d.reason.startswith(prefix) and d.reason != PASS_REASON
+
+
+def test_a_flag_of_the_stage_picks_its_failure():
+    d = decide(passing_stages(convert={"ok": False, "opset_rejected": True, "error": "no opset 21"}))
+    assert (d.status, d.stage, d.reason) == (Status.UNSUPPORTED_OPSET, "convert",
+                                             "converter rejected the opset: no opset 21")
+
+
+@pytest.mark.parametrize("first,later", [(a, b) for i, a in enumerate(ORDER) for b in ORDER[i + 1:]])
+def test_the_earlier_stage_of_the_table_wins(first, later):
+    assert decide(passing_stages(**{first: failing(first), later: failing(later)})).stage == first
+
+
+@pytest.mark.parametrize("name", ORDER)
+def test_a_missing_stage_gives_what_its_row_says(name):
+    stages = passing_stages()
+    stages.pop(name, None)
+    d = decide(stages)
+    absent = STAGES[Stage(name)].absent
+    if absent is None:
+        assert d.status is Status.PASS and d.stage is None
+    else:
+        assert (d.status, d.stage, d.reason) == (absent.status, name, absent.reason)
+
+
+def test_the_table_covers_every_failing_status_and_names_only_known_fields():
+    from conformance.run.verdict import FIELDS
+    import string
+
+    given = set()
+    for row in STAGES.values():
+        fixed = {f.status for f in row.failures + ((row.absent,) if row.absent else ()) if f.status}
+        assert fixed <= set(row.gives), row.stage
+        given |= set(row.gives)
+        for f in row.failures + ((row.absent,) if row.absent else ()):
+            assert {n for _, n, _, _ in string.Formatter().parse(f.reason) if n} <= set(FIELDS), f.reason
+        assert row.failures[-1].when is None, f"{row.stage}: the last failure is the default"
+    # every status a cell's checks can end in comes from some stage (XFAIL/XPASS: from the causes)
+    assert given == set(Status) - {Status.PASS, Status.XFAIL, Status.XPASS}
+
+
+def test_the_worker_names_stages_only_through_the_table():
+    """No stage name as a string literal where the worker writes stages (pipeline, pool, worker entry)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "conformance" / "worker"
+    for name in ("pipeline.py", "pool.py", "__main__.py"):
+        tree = ast.parse((root / name).read_text(encoding="utf-8"))
+        # stages["build"] = ... and {"stages": {"isolation": ...}}
+        subs = [n.slice.value for n in ast.walk(tree) if isinstance(n, ast.Subscript)
+                and isinstance(n.value, ast.Name) and n.value.id == "stages" and isinstance(n.slice, ast.Constant)]
+        keys = [key.value for n in ast.walk(tree) if isinstance(n, ast.Dict) for k, v in zip(n.keys, n.values)
+                if isinstance(k, ast.Constant) and k.value == "stages" and isinstance(v, ast.Dict)
+                for key in v.keys if isinstance(key, ast.Constant)]
+        assert not (keys or subs), f"{name} names stages {keys + subs} by hand: use conformance.stages.Stage"
+
+
+def test_validity_checks_write_stages_of_the_table():
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    from conformance.checks.validity import check_validity
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    assert set(check_validity(model)) <= set(ORDER) and onnx

@@ -8,7 +8,9 @@ TensorFlow/Keras modules runs after every model, so the process stays ORT-only f
 Loads DIR/model.onnx in onnxruntime alone (no custom-op library), runs it on the feeds the
 worker wrote and checks that it reproduces the worker's outputs; at the end, that no
 TensorFlow or Keras module was loaded.  It imports numpy, onnxruntime and, from this suite,
-only standard-library modules (:mod:`conformance.errors`, :mod:`conformance.checks.runtime`).
+only modules of the standard library and numpy (:mod:`conformance.errors`, :mod:`conformance.checks.runtime`,
+and the converter modules through :mod:`conformance.loader`, for the packages they need; none imports its
+converter before ``load``).
 Prints one JSON line; :mod:`conformance.checks.deploy` reads it.
 """
 from __future__ import annotations
@@ -17,11 +19,13 @@ import json
 import sys
 from pathlib import Path
 
-from conformance.checks.runtime import session_options
+from conformance.checks.runtime import cpu_session, session_options
 from conformance.errors import error_text
+from conformance.loader import converter_packages
 
-#: modules whose presence in the child means the model was not served by onnxruntime alone
-FORBIDDEN_MODULES = ("tensorflow", "keras", "tf_keras", "tf2onnx", "tensorflow_hub", "keras2onnx", "torch", "jax")
+#: modules whose presence in the child means the model was not served by onnxruntime alone: the frameworks a
+#: case is built with, and every package a converter needs (its module's ``packages``)
+FORBIDDEN_MODULES = tuple(dict.fromkeys(("tensorflow", "keras", "tf_keras", "tensorflow_hub") + converter_packages()))
 
 
 def _child(folder: Path, threads: int) -> dict:
@@ -33,7 +37,7 @@ def _child(folder: Path, threads: int) -> dict:
     so = session_options(threads, 1)
     result = {"ok": False, "error": None, "onnxruntime": ort.__version__, "identical": None, "max_abs_diff": None}
     try:
-        sess = ort.InferenceSession(str(folder / "model.onnx"), sess_options=so, providers=["CPUExecutionProvider"])
+        sess = cpu_session(str(folder / "model.onnx"), so)
     except Exception as exc:
         result["error"] = f"onnxruntime alone cannot load the model: {error_text(exc, 2000)}"
         return result

@@ -246,10 +246,9 @@ def onnx_outputs(model_bytes: bytes, outs: list[LayerOut], arrays, inputs, outpu
                  case, threads: int) -> dict:
     """Method ``onnx-outputs``: the mapped layers' values from one onnxruntime run."""
     import onnx
-    import onnxruntime as ort
     from onnx import helper
 
-    from conformance.checks.runtime import session_options
+    from conformance.checks.runtime import cpu_session, session_options
 
     proto = onnx.load_from_string(model_bytes)
     cands = map_tensors(proto, outs)
@@ -263,8 +262,7 @@ def onnx_outputs(model_bytes: bytes, outs: list[LayerOut], arrays, inputs, outpu
         return {"ok": False, "reason": "no ONNX tensor names map to the Keras layers (the converter does not keep "
                                        "TensorFlow's name scopes)"}
     try:
-        sess = ort.InferenceSession(proto.SerializeToString(), sess_options=session_options(threads, 1),
-                                    providers=["CPUExecutionProvider"])
+        sess = cpu_session(proto.SerializeToString(), session_options(threads, 1))
         names = [o.name for o in sess.get_outputs()]
         values = dict(zip(names, sess.run(names, _feeds(sess, inputs, arrays))))
     except Exception as exc:
@@ -295,9 +293,7 @@ def onnx_outputs(model_bytes: bytes, outs: list[LayerOut], arrays, inputs, outpu
 def bisect(model, outs: list[LayerOut], arrays, built_inputs, conv, case, opset: int, deadline: float,
            launcher, threads: int, scratch: Path, known_bad_last: bool) -> dict:
     """Method ``bisect``: convert sub-models ending at a layer; find the first that fails."""
-    import onnxruntime as ort
-
-    from conformance.checks.runtime import output_order as order_of, session_options
+    from conformance.checks.runtime import cpu_session, output_order as order_of, session_options
     from conformance.converters.base import ConvertContext
 
     K = _keras_module(model)
@@ -320,8 +316,7 @@ def bisect(model, outs: list[LayerOut], arrays, built_inputs, conv, case, opset:
             ctx.case_dir.mkdir(parents=True, exist_ok=True)
             conversion = conv.convert(sub, ctx)
             try:
-                sess = ort.InferenceSession(conversion.model.SerializeToString(), sess_options=session_options(threads, 1),
-                                            providers=["CPUExecutionProvider"])
+                sess = cpu_session(conversion.model.SerializeToString(), session_options(threads, 1))
             except Exception as exc:
                 info["problem"] = f"onnxruntime cannot load it: {error_text(exc, 300)}"
                 raise _Diverged from None

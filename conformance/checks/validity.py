@@ -8,24 +8,15 @@ from __future__ import annotations
 
 import collections
 
+from conformance.checks.standalone import model_checks
 from conformance.errors import error_text
 
-def check_validity(model) -> dict:
-    """onnx.checker with full_check, then strict shape inference with type checks."""
-    import onnx
 
-    out = {}
-    try:
-        onnx.checker.check_model(model, full_check=True)
-        out["checker"] = {"ok": True}
-    except Exception as exc:
-        out["checker"] = {"ok": False, "error": error_text(exc, 2000)}
-    try:
-        onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
-        out["shape_inference"] = {"ok": True}
-    except Exception as exc:
-        out["shape_inference"] = {"ok": False, "error": error_text(exc, 2000)}
-    return out
+def check_validity(model) -> dict:
+    """onnx.checker with full_check, then strict shape inference with type checks
+    (:func:`conformance.checks.standalone.model_checks`)."""
+    return {stage: {"ok": True} if exc is None else {"ok": False, "error": error_text(exc, 2000)}
+            for stage, exc in model_checks(model)}
 
 
 def _walk_nodes(graph):

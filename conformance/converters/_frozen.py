@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from cases.model_io import call_model
 from conformance.converters.base import ConvertContext, tensor_specs
 
 
@@ -31,29 +32,32 @@ class FrozenGraph:
     how: str
 
 
-def _call(model, xs, names):
-    from cases.model_io import call_model
+def freeze(model, inputs, folder, lower_control_flow: bool) -> tuple[str, list[str], list[str]]:
+    """Freeze ``model``'s concrete function over ``inputs`` (``ctx.inputs``: [(name, shape, dtype)]) and write it
+    as ``folder/model.pb``: (its path, its input tensor names in the Keras input order, its output tensor
+    names in the Keras output order)."""
+    import os
 
-    return call_model(model, xs, names)  # a dict-input model gets {name: placeholder}
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    names = [name for name, _, _ in inputs]
+    fn = tf.function(lambda *xs: call_model(model, xs, names))  # a dict-input model gets {name: placeholder}
+    concrete = fn.get_concrete_function(*tensor_specs(inputs))
+    frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=lower_control_flow)
+    tf.io.write_graph(frozen.graph, str(folder), "model.pb", as_text=False)
+    ins = [t.name for t in frozen.inputs if t.dtype != tf.resource]
+    outs = [t.name for t in frozen.outputs]
+    return os.path.join(str(folder), "model.pb"), ins, outs
 
 
 def frozen_graph(model, ctx: ConvertContext, lower_control_flow: bool) -> FrozenGraph:
     def make() -> FrozenGraph:
-        import tensorflow as tf
-        from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-
-        specs = tensor_specs(ctx)
-        names = [name for name, _, _ in ctx.inputs]
-        fn = tf.function(lambda *xs: _call(model, xs, names))
-        concrete = fn.get_concrete_function(*specs)
-        frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=lower_control_flow)
         folder = ctx.case_dir / f"frozen-lcf{int(lower_control_flow)}"
         folder.mkdir(parents=True, exist_ok=True)
-        tf.io.write_graph(frozen.graph, str(folder), "model.pb", as_text=False)
-        inputs = [t.name for t in frozen.inputs if t.dtype != tf.resource]
-        outputs = [t.name for t in frozen.outputs]
+        path, inputs, outputs = freeze(model, ctx.inputs, folder, lower_control_flow)
         how = ("convert_variables_to_constants_v2(tf.function(model).get_concrete_function(*specs), "
                f"lower_control_flow={lower_control_flow}); tf.io.write_graph(frozen.graph, DIR, 'model.pb', as_text=False)")
-        return FrozenGraph(folder / "model.pb", inputs, outputs, how)
+        return FrozenGraph(Path(path), inputs, outputs, how)
 
     return ctx.shared(f"frozen_graph:lower_control_flow={lower_control_flow}", make)

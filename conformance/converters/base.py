@@ -4,6 +4,12 @@ A converter module (built-in or ``--converters-module path.py``) exposes one or
 more ``Converter`` instances at module level (or a ``CONVERTERS`` list).  The
 module must be importable without TensorFlow: import the converter library in
 ``load`` and ``convert``.
+
+Everything about a converter is in its module: its call, the packages it needs (``packages``: the
+environment reports them, the stacks page and causes explain its rows by them, the ORT-only child
+must not load them) and the same call for a standalone repro script (``repro()``: a
+:class:`Repro` whose helpers are functions of the converter's modules, copied into the script as
+they are, so the script converts the way the converter does).
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 from cases.api import KERAS, SAVED_MODEL, TF_KERAS, Case
+from cases.model_io import is_structured, model_input
 
 
 class OpsetRejected(Exception):
@@ -80,9 +87,7 @@ class ConvertContext:
             raise ConverterCrashed(f"`python -m {module}` died of {done.signal_name} ({launcher.mode} launch)"
                                    + (f"; last output: {last_error_line(text)}" if text.strip() else ""))
         if done.returncode != 0:
-            if tf2onnx_rejects_opset(text):
-                raise OpsetRejected(last_error_line(text))
-            raise RuntimeError(f"exit code {done.returncode}: {last_error_line(text)}")
+            raise exit_error(done.returncode, text)
         return done
 
     def shared(self, key: str, make: Callable[[], Any]) -> Any:
@@ -91,6 +96,27 @@ class ConvertContext:
         if full not in self.memo:
             self.memo[full] = make()
         return self.memo[full]
+
+
+@dataclasses.dataclass(frozen=True)
+class Repro:
+    """How a standalone repro script (:mod:`conformance.checks.repro`) converts like a converter.
+
+    ``check`` and ``helpers`` are functions of the converter's modules; the script holds their source
+    as it is (``inspect.getsource``), with every function of this project they call in turn, so the
+    script and the converter run the same code.  They may use what the script has besides: the
+    standard library modules ``os``, ``re``, ``subprocess``, ``sys``, ``tempfile``, numpy as ``np``,
+    :mod:`cases.model_io` and :mod:`conformance.checks.standalone`."""
+
+    #: raises when the converter cannot be used (called with no argument; the converter's ``load`` calls it too)
+    check: Callable[[], Any]
+    #: the body of the script's ``convert(model, work)``, which returns (onnx ModelProto, ONNX output names in
+    #: Keras's output order or None); ``onnx`` is imported, ``work`` is a scratch directory, and the script's
+    #: globals are ``OPSET``, ``FLAVOUR`` (``KERAS`` or ``TF_KERAS``), ``INPUT_SPECS`` ([(name, shape, dtype)]),
+    #: ``OUTPUT_SPECS`` ([(name, shape, dtype, rtol, atol)]) and ``helpers``
+    convert: str
+    #: the functions ``convert`` calls
+    helpers: tuple = ()
 
 
 class Converter:
@@ -105,6 +131,11 @@ class Converter:
     keras_flavours: ClassVar[frozenset] = frozenset({KERAS, TF_KERAS})
     #: the Keras backend its worker runs (KERAS_BACKEND); the matrix keeps one worker pool per backend
     backend: ClassVar[str] = "tensorflow"
+    #: the distributions it needs (its ``distribution`` and what else it imports besides the suite's stack of
+    #: TensorFlow, Keras, onnx, onnxruntime and numpy), in the order its rows are explained by (the stacks page's
+    #: "works since"); the environment reports them, the ORT-only child must not load them
+    #: (:func:`conformance.loader.converter_packages`)
+    packages: ClassVar[tuple[str, ...]] = ()
 
     def load(self) -> str:
         """Import the converter library; return its version.  Raise if it cannot be used here."""
@@ -122,16 +153,32 @@ class Converter:
     def convert(self, model, ctx: ConvertContext) -> Conversion:
         raise NotImplementedError
 
+    def repro(self) -> Repro | None:
+        """The same conversion in a standalone repro script; None: the script names the suite's call and stops."""
+        return None
+
     def __repr__(self) -> str:
         return f"<converter {self.name}>"
 
 
-_TF2ONNX_OPSET = re.compile(r"Opset \d+ is not supported")
-
-
 def tf2onnx_rejects_opset(text: str) -> bool:
     """tf2onnx's own refusal of an opset (``make_sure failure: Opset 19 is not supported yet``)."""
-    return bool(_TF2ONNX_OPSET.search(text))
+    return re.search(r"Opset \d+ is not supported", text) is not None
+
+
+def tf2onnx_version() -> str:
+    """tf2onnx's version; raises when it cannot be imported (the tf2onnx rows' load)."""
+    import tf2onnx
+
+    return tf2onnx.__version__
+
+
+def exit_error(returncode: int, text: str) -> Exception:
+    """What a command-line converter's non-zero exit means, ``text`` its output: its own refusal of the
+    opset (OpsetRejected), or a failure with its last error line."""
+    if tf2onnx_rejects_opset(text):
+        return OpsetRejected(last_error_line(text))
+    return RuntimeError(f"exit code {returncode}: {last_error_line(text)}")
 
 
 @contextlib.contextmanager
@@ -145,25 +192,26 @@ def tf2onnx_opset_refusal():
         raise
 
 
-def tensor_specs(ctx: ConvertContext):
-    """tf.TensorSpec for each Keras input, named like the Keras input (a dict-input model: its key), flat,
-    in the order of ``model.inputs``."""
+def tensor_specs(inputs) -> list:
+    """tf.TensorSpec for each Keras input (``ctx.inputs``: [(name, shape, dtype)]), named like the Keras input
+    (a dict-input model: its key), flat, in the order of ``model.inputs``."""
     import tensorflow as tf
 
-    return [tf.TensorSpec(shape, tf.as_dtype(dtype), name=name) for name, shape, dtype in ctx.inputs]
+    inputs = getattr(inputs, "inputs", inputs)  # a ConvertContext, as user converter modules passed before
+    return [tf.TensorSpec(shape, tf.as_dtype(dtype), name=name) for name, shape, dtype in inputs]
 
 
-def input_signature(model, ctx: ConvertContext) -> list:
-    """The input signature of a call ``model(x)``: a list with one entry per positional argument.  A model
-    that takes a dict (or a nested structure) of inputs gets ``[{"token_ids": tf.TensorSpec(...), ...}]``,
-    its structure with a named spec per input (:func:`cases.model_io.model_input`); a model that takes
-    one tensor or a flat list gets the flat list of :func:`tensor_specs`, as before dict inputs were known."""
-    from cases.model_io import is_structured, model_input
-
-    specs = tensor_specs(ctx)
+def input_signature(model, inputs) -> list:
+    """The input signature of a call ``model(x)`` (``inputs``: ``ctx.inputs``): a list with one entry per
+    positional argument.  A model that takes a dict (or a nested structure) of inputs gets
+    ``[{"token_ids": tf.TensorSpec(...), ...}]``, its structure with a named spec per input
+    (:func:`cases.model_io.model_input`); a model that takes one tensor or a flat list gets the flat list of
+    :func:`tensor_specs`, as before dict inputs were known."""
+    inputs = getattr(inputs, "inputs", inputs)  # a ConvertContext, as user converter modules passed before
+    specs = tensor_specs(inputs)
     if not is_structured(model):
         return specs
-    return [model_input(model, specs, [name for name, _, _ in ctx.inputs])]
+    return [model_input(model, specs, [name for name, _, _ in inputs])]
 
 
 def keras_major() -> int:

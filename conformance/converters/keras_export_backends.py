@@ -13,6 +13,7 @@ import re
 
 from cases.api import KERAS, TF_ONLY_TAG, Case
 from conformance.converters.base import Conversion, Converter, ConvertContext, OpsetRejected, keras_major
+from conformance.converters.keras_export import export_onnx
 
 #: how the backends' exporters refuse an opset they do not support
 _OPSET_REFUSAL = re.compile(r"(opset|opset_version)\b[^\n]{0,80}\b(not supported|unsupported|must be|is not|too (low|old))"
@@ -61,7 +62,7 @@ class KerasExportBackend(Converter):
 
         path = ctx.workdir / "model.onnx"
         try:
-            model.export(str(path), format="onnx", opset_version=ctx.opset, verbose=False)
+            export_onnx(model, path, ctx.opset)
         except Exception as exc:
             if _OPSET_REFUSAL.search(str(exc)):
                 raise OpsetRejected(f"{type(exc).__name__}: {exc}") from exc
@@ -77,6 +78,7 @@ class KerasExportJax(KerasExportBackend):
     summary = 'model.export(path, format="onnx", opset_version=N) (Keras 3, JAX backend: jax2onnx)'
     backend = "jax"
     modules = ("jax2onnx", "jax", "jaxlib")
+    packages = ("keras", *modules)
 
 
 class KerasExportTorch(KerasExportBackend):
@@ -85,6 +87,7 @@ class KerasExportTorch(KerasExportBackend):
     summary = 'model.export(path, format="onnx", opset_version=N) (Keras 3, PyTorch backend: torch.onnx.export)'
     backend = "torch"
     modules = ("torch",)
+    packages = ("keras", *modules)
 
     def configure(self) -> None:
         import os

@@ -17,15 +17,26 @@ giving the ONNX inputs the Keras input names (the CLI otherwise keeps the graph'
 from __future__ import annotations
 
 from cases.api import KERAS, SAVED_MODEL, TF_KERAS, Case
-from conformance.converters._cli import shown_command
-from conformance.converters._frozen import frozen_graph
-from conformance.converters.base import Conversion, Converter, ConvertContext
+from conformance.converters._cli import run_fresh, shown_command
+from conformance.converters._frozen import freeze, frozen_graph
+from conformance.converters.base import Conversion, Converter, ConvertContext, Repro, tf2onnx_version
+
+
+def graphdef_args(pb, inputs, outputs, out, opset: int, extra_flags=(), rename_to=None) -> list[str]:
+    """The arguments of ``python -m tf2onnx.convert`` for a frozen graph ``pb`` with tensors ``inputs`` and
+    ``outputs``; ``rename_to``: the names to give the ONNX inputs (``--rename-inputs``), or None."""
+    cmd = ["--input", str(pb), "--inputs", ",".join(inputs), "--outputs", ",".join(outputs), "--output", str(out),
+           "--opset", str(opset), *extra_flags]
+    if rename_to is not None:
+        cmd += ["--rename-inputs", ",".join(rename_to)]
+    return cmd
 
 
 class Tf2OnnxGraphDef(Converter):
     name = "tf2onnx-graphdef"
     keras_flavours = frozenset({KERAS, TF_KERAS, SAVED_MODEL})  # a --model SavedModel: its serving signature, frozen
     distribution = "tf2onnx"
+    packages = ("tf2onnx",)
     summary = ("convert_variables_to_constants_v2(concrete_fn) (lower_control_flow=True, the default) -> model.pb; "
                "python -m tf2onnx.convert --input model.pb --inputs x:0 --outputs Identity:0 --opset N --rename-inputs x")
     lower_control_flow = True
@@ -34,17 +45,12 @@ class Tf2OnnxGraphDef(Converter):
     rename_inputs = True
 
     def load(self) -> str:
-        import tf2onnx
-
-        return tf2onnx.__version__
+        return tf2onnx_version()
 
     def command(self, pb, graph, out, opset: int, keras_names: list[str]) -> list[str]:
         """The arguments of ``python -m tf2onnx.convert``."""
-        cmd = ["--input", str(pb), "--inputs", ",".join(graph.inputs),
-               "--outputs", ",".join(graph.outputs), "--output", str(out), "--opset", str(opset), *self.extra_flags]
-        if self.rename_inputs:
-            cmd += ["--rename-inputs", ",".join(keras_names)]
-        return cmd
+        return graphdef_args(pb, graph.inputs, graph.outputs, out, opset, self.extra_flags,
+                             keras_names if self.rename_inputs else None)
 
     def convert(self, model, ctx: ConvertContext) -> Conversion:
         import onnx
@@ -57,6 +63,15 @@ class Tf2OnnxGraphDef(Converter):
         shown = f"{graph.how}; " + shown_command(
             "tf2onnx.convert", self.command("model.pb", graph, "model.onnx", ctx.opset, keras_names))
         return Conversion(onnx.load(str(out)), output_names=list(graph.outputs), command=shown)
+
+    def repro(self) -> Repro:
+        rename = "[name for name, _, _ in INPUT_SPECS]" if self.rename_inputs else "None"
+        return Repro(check=tf2onnx_version, helpers=(freeze, graphdef_args, run_fresh), convert=f'''
+    pb, ins, outs = freeze(model, INPUT_SPECS, work, {self.lower_control_flow!r})
+    out = os.path.join(work, "model.onnx")
+    run_fresh("tf2onnx.convert", graphdef_args(pb, ins, outs, out, OPSET, {self.extra_flags!r}, {rename}))
+    return onnx.load(out), outs
+''')
 
 
 class Tf2OnnxGraphDefFunctional(Tf2OnnxGraphDef):

@@ -1,4 +1,4 @@
-"""Command line of the reports: ``python -m conformance.report {html,diff,merge,rebuild,baseline,overhead,causes,issue,stacks,layers,repro}``.
+"""Command line of the reports: ``python -m conformance.report {html,diff,merge,rebuild,baseline,overhead,causes,issue,stacks,layers,models,repro}``.
 
 Exit codes: 0 done (diff: no regression), 1 diff found regressions, 2 bad input
 (one line on stderr, no traceback).
@@ -85,6 +85,11 @@ def _parser() -> argparse.ArgumentParser:
                     help="exit 1 if fewer than this percentage of the inference-relevant classes are covered")
     ly.add_argument("--json", metavar="FILE", help="also write the coverage as JSON ('-' for stdout instead of the table)")
     ly.add_argument("--excluded", metavar="TOML", help="the excluded-layers file (default: cases/layers/excluded.toml)")
+
+    mo = sub.add_parser("models", help="the models tier: architecture -> status per converter row, causes, "
+                                       "conversion time, model size, task-level agreement")
+    mo.add_argument("results", help="a results.json")
+    mo.add_argument("--json", metavar="FILE", help="also write the cells as JSON ('-' for stdout instead of the table)")
 
     rp = sub.add_parser("repro", help="write one cell's standalone repro folder now (runs that one cell again)")
     rp.add_argument("cell", metavar="CELL_ID", help="the cell's id, e.g. masking_lstm-tf2onnx-keras-opset9")
@@ -250,6 +255,21 @@ def _layers(args) -> int:
     return 0
 
 
+def _models(args) -> int:
+    from conformance.report.models import model_cells, table_lines, to_json
+    from conformance.run.results import load
+
+    cells = model_cells(load(args.results))
+    if args.json == "-":
+        print(json.dumps(to_json(cells), indent=1))
+        return 0
+    if args.json:
+        Path(args.json).write_text(json.dumps(to_json(cells), indent=1) + "\n", encoding="utf-8")
+    for line in table_lines(cells, str(args.results)):
+        print(line)
+    return 0
+
+
 def _repro(args) -> int:
     from conformance.report.repro_cell import main as repro_main
 
@@ -261,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"html": _html, "diff": _diff, "merge": _merge, "rebuild": _rebuild, "baseline": _baseline,
                 "overhead": _overhead, "causes": _causes, "issue": _issue, "stacks": _stacks,
-                "layers": _layers, "repro": _repro}[args.command](args)
+                "layers": _layers, "models": _models, "repro": _repro}[args.command](args)
     except (ResultsError, CausesError, StacksError, CoverageError) as exc:  # bad input: its one line, exit 2
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -24,6 +24,7 @@ from collections import defaultdict
 from packaging.version import InvalidVersion, Version
 
 from conformance import causes as causes_mod
+from conformance.loader import converter_packages
 from conformance.report.merge import stacks_meta
 from conformance.statuses import Status, facts
 
@@ -101,7 +102,9 @@ def stale(doc: dict, causes: list) -> list[str]:
 
 # ------------------------------------------------------------------------------------ propose
 #: the packages a `when` is made of, in order of preference (a converter's own package first)
-KEY_PACKAGES = ("tf2onnx", "tensorflow", "keras", "onnx", "onnxruntime", "tf_keras", "keras2onnx", "jax2onnx", "torch")
+_OWN = converter_packages(own=True)
+#: the packages a version range is drafted over: the converters' own (from their modules) and the stack's
+KEY_PACKAGES = tuple(dict.fromkeys(_OWN[:1] + ("tensorflow", "keras", "onnx", "onnxruntime", "tf_keras") + _OWN[1:]))
 
 
 def _version(v) -> Version | None:

@@ -10,7 +10,8 @@ The page leads with what matters: a converter that cannot be imported (every cel
 observed ``UNAVAILABLE``) is one line above the tables, not columns; then the changed cells (with
 a baseline), the unexpected failures (by signature), the silent wrong answers, the expected
 failures (by cause) and the passes; then the causes seen in the run, each opening into its cells.
-Status colours come from the status table (``conformance/statuses.py``, ``colour``).
+Status colours come from the status table (``conformance/statuses.py``, ``colour``); the stage that
+decided a cell shows with its label from the stage table (``conformance/stages.py``).
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from conformance.report import diff as diff_mod
 from conformance.report.merge import merge_docs, stacks_meta
 from conformance.report.layers import layer_classes, view as layers_view
 from conformance.report.speedup import load_speedup, speedup_view
-from conformance import statuses
+from conformance import stages as stage_table, statuses
 from conformance.run.results import load
 
 CHANGE_MARK = {"regression": "\u25bc", "fix": "\u25b2", "changed": "\u2022", "new": "+"}
@@ -804,6 +805,7 @@ def build_view(doc: dict, *, baseline: dict | None = None, baseline_label: str =
                        case_ix[c["case"]], conv_ix[c["converter"]], stack_ix[c["stack"]], c["rid"]] for c in cells],
             "cases": list(case_ix), "convs": list(conv_ix), "stack_names": list(stack_ix),
             "short": statuses.SHORT, "outcome": {s.value: f.outcome for s, f in statuses.TABLE.items()},
+            "stage_labels": stage_table.LABEL,
             "stacked": stacked, "causes": causes_data}
 
     return {

@@ -18,13 +18,16 @@ import sys
 from pathlib import Path
 
 from conformance import causes as causes_mod
+from conformance.loader import converter_packages
 from conformance.report.causes import rejudge
 from conformance.report.merge import merge_docs, stacks_meta
 from conformance.run.results import ResultsError, load
 
-#: packages named in the report's version table, in this order (those a stack has)
-VERSION_PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "tf-keras", "tf2onnx", "onnx", "onnxruntime", "numpy",
-                    "jax", "jax2onnx", "torch", "keras2onnx")
+#: packages named in the report's version table, in this order (those a stack has): the suite's stack, then
+#: what the converters need (their modules' ``packages``)
+VERSION_PACKAGES = tuple(dict.fromkeys(("tensorflow", "tensorflow-cpu", "keras", "tf-keras", "tf2onnx", "onnx",
+                                        "onnxruntime", "numpy")
+                                       + tuple(p.replace("_", "-") for p in converter_packages())))
 #: repros larger than this are linked, not inlined (a report is pasted into an issue)
 INLINE_LIMIT = 400_000
 

@@ -20,13 +20,19 @@ import jinja2
 from markupsafe import Markup
 from packaging.version import InvalidVersion, Version
 
+from conformance.loader import builtin_converters, converter_packages, package_name
 from conformance.report.merge import merge_docs, stacks_meta
 from conformance.run.results import ResultsError, load
 from conformance.statuses import Status, facts
 
-#: the packages that "since" ranges are told in, in order of preference, and the columns of the stacks table
-PACKAGES = ("tf2onnx", "tensorflow", "keras", "tf_keras", "onnx", "onnxruntime", "keras2onnx", "protobuf", "numpy")
-_SINCE_PACKAGES = ("tf2onnx", "tensorflow", "keras", "onnx", "onnxruntime", "tf_keras")
+#: the converters' own packages (their modules' ``distribution``), the one most rows use first (tf2onnx)
+_OWN = converter_packages(own=True)
+#: the columns of the stacks table: that package, the suite's stack, every other converter's own package (shown
+#: where some stack has it), protobuf and numpy
+PACKAGES = tuple(dict.fromkeys(_OWN[:1] + ("tensorflow", "keras", "tf_keras", "onnx", "onnxruntime") + _OWN[1:]
+                               + ("protobuf", "numpy")))
+#: the packages that "since" ranges are told in, in order of preference, after the row's converter's own
+_SINCE_PACKAGES = tuple(dict.fromkeys(_OWN[:1] + ("tensorflow", "keras", "onnx", "onnxruntime", "tf_keras")))
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -58,10 +64,10 @@ def verdict(records: list[dict]) -> dict:
 
 
 def _order_for(converter: str) -> tuple[str, ...]:
-    """The packages to explain a row with, the converter's own first (Keras's export: keras)."""
-    if converter.startswith("keras-export"):
-        return ("keras",) + tuple(p for p in _SINCE_PACKAGES if p != "keras")
-    return _SINCE_PACKAGES
+    """The packages to explain a row with, the converter's own first (its module's ``packages``: Keras's
+    export: keras)."""
+    own = next((c.packages or (c.distribution,) for c in builtin_converters() if c.name == converter), ())
+    return tuple(dict.fromkeys(tuple(package_name(p) for p in own) + _SINCE_PACKAGES))
 
 
 def since(outcomes: dict[str, bool], envs: dict[str, dict], order: tuple[str, ...] = _SINCE_PACKAGES) -> dict:
@@ -137,6 +143,7 @@ def build_view(doc: dict, stacks_file=None, title: str | None = None) -> dict:
         families.setdefault(r["case"], str(r.get("family") or ""))
     names = _stack_order(sorted({s for by in cells.values() for s in by}), metas, stacks_file)
     envs = {n: metas.get(n, {}).get("environment", {}).get("packages", {}) or {} for n in names}
+    columns = [p for p in PACKAGES if p not in _OWN[1:] or any(envs[n].get(p) for n in names)]
 
     stacks_rows, per_conv = [], collections.defaultdict(lambda: collections.defaultdict(collections.Counter))
     rows, details = [], []
@@ -164,7 +171,7 @@ def build_view(doc: dict, stacks_file=None, title: str | None = None) -> dict:
         runs = meta.get("runs", [])
         counts = collections.Counter(r["status"] for by in cells.values() for r in by.get(n, []))
         stacks_rows.append({
-            "name": n, "packages": [envs[n].get(p) or "-" for p in PACKAGES],
+            "name": n, "packages": [envs[n].get(p) or "-" for p in columns],
             "python": meta.get("environment", {}).get("python", ""),
             "cells": sum(counts.values()), "pass": counts.get("PASS", 0), "xfail": counts.get("XFAIL", 0),
             "other": sum(c for st, c in counts.items() if facts(st).tried and facts(st).rank == 2),
@@ -182,7 +189,7 @@ def build_view(doc: dict, stacks_file=None, title: str | None = None) -> dict:
                          "pass" if c["pass"] == tried else "fail" if c["pass"] == 0 else "part"})
         converters.append({"name": conv, "cells": line})
     return {"title": title or f"Keras -> ONNX across {len(names)} stacks", "stacks": names,
-            "packages": PACKAGES, "stack_rows": stacks_rows, "converters": converters, "rows": rows,
+            "packages": columns, "stack_rows": stacks_rows, "converters": converters, "rows": rows,
             "details": _embed(details), "n_rows": len(rows),
             "n_differ": sum(r["differs"] for r in rows)}
 

@@ -17,6 +17,11 @@ HEAVY_OPSET = 13
 #: layer case but one (docs/layers.md); at 13 the JAX row is INVALID for most of them, which says little
 #: about the layers.  Two opsets would take the default tier past 10 min on 2 cores; --tier full runs all.
 LAYER_OPSETS = (18,)
+#: the models tier (``cases/models/``: keras.applications families, KerasHub backbones) carries this tag: its
+#: cases run only when ``-m`` names it (``-m models``), in every tier (each cell converts a whole architecture,
+#: 20-50 s; hours at every opset); the default tier runs them at :func:`heavy_opset`, ``--tier full`` at every
+#: selected opset (docs/models.md)
+MODELS_TAG = "models"
 TIERS = ("default", "full")
 
 
@@ -32,15 +37,20 @@ def layer_opsets(opsets) -> set[int]:
     return {_nearest(opsets, o) for o in LAYER_OPSETS}
 
 
-def tiered(cells: list, opsets, tier: str = "default", heavy: bool = False) -> list:
-    """``full``: every cell.  ``default``: heavy (``slow``) cases only when asked for (``heavy``: the
-    run's ``-m`` names the ``slow`` marker), at :func:`heavy_opset`; layer-library (``layers``) cases
-    only at :func:`layer_opsets`."""
+def tiered(cells: list, opsets, tier: str = "default", heavy: bool = False, models: bool = False) -> list:
+    """``full``: every cell but the models tier's unless asked for.  ``default``: heavy (``slow``) cases only
+    when asked for (``heavy``: the run's ``-m`` names the ``slow`` marker), at :func:`heavy_opset`;
+    layer-library (``layers``) cases only at :func:`layer_opsets`.  Models-tier (``models``) cases only when
+    asked for (``models``: the run's ``-m`` names the ``models`` marker) in either tier, in the default tier
+    at :func:`heavy_opset`."""
+    if not models:
+        cells = [c for c in cells if MODELS_TAG not in c.case.tags]
     if tier == "full" or not opsets:
         return list(cells)
     one, layers = heavy_opset(opsets), layer_opsets(opsets)
     return [c for c in cells
             if (HEAVY_TAG not in c.case.tags or (heavy and c.opset == one))
+            and (MODELS_TAG not in c.case.tags or c.opset == one)
             and (LAYERS_TAG not in c.case.tags or c.opset in layers)]
 
 

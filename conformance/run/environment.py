@@ -6,25 +6,23 @@ import os
 import platform
 import sys
 
-#: reported name -> distributions that provide it, first installed wins
-PACKAGES = {
+from conformance.loader import converter_packages
+
+#: the suite's own stack: reported name -> distributions that provide it, first installed wins
+STACK_PACKAGES = {
     "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-intel", "tensorflow-macos"),
     "keras": ("keras",),
     "tf_keras": ("tf-keras", "tf_keras"),
-    "tf2onnx": ("tf2onnx",),
-    "keras2onnx": ("keras2onnx",),
     "onnx": ("onnx",),
     "onnxruntime": ("onnxruntime",),
     "numpy": ("numpy",),
     "protobuf": ("protobuf",),
     "tensorflow_hub": ("tensorflow-hub",),
-    "onnxconverter_common": ("onnxconverter-common",),
-    # Keras 3's other backends (the backends extra: rows keras-export-jax, keras-export-torch)
-    "jax": ("jax",),
-    "jaxlib": ("jaxlib",),
-    "jax2onnx": ("jax2onnx",),
-    "torch": ("torch",),
 }
+#: reported name -> distributions: the stack, then what the converters need (their modules' ``packages``:
+#: tf2onnx, keras2onnx, Keras 3's other backends, ...)
+PACKAGES = {**STACK_PACKAGES, **{name: (name.replace("_", "-"),) for name in converter_packages()
+                                 if name not in STACK_PACKAGES}}
 
 
 def version_of(*dists: str) -> str | None:

@@ -20,6 +20,7 @@ from conformance.run.environment import requirement_versions
 from conformance.worker.pool import WorkerPool
 from conformance.run.options import Settings, check_converters
 from conformance.run.cells import Cell
+from conformance.stages import Stage
 from conformance.statuses import outcome
 from conformance.run.slim import slim_record
 from conformance.run.verdict import apply_causes, decide
@@ -83,13 +84,13 @@ class Matrix:
         key = (cell.converter_module, cell.converter, self.converters[cell.converter][1].backend)
         if key in self.unavailable:
             # the worker caches a converter's import for its life: the answer is the one it already gave
-            raw = {"stages": {"availability": dict(self.unavailable[key], reused=True)},
+            raw = {"stages": {Stage.AVAILABILITY.value: dict(self.unavailable[key], reused=True)},
                    "facts": {"converter_version": None}}
         else:
             raw = self.pool_for(cell).run(self.task(cell), self.settings.timeout)
             stages = raw.get("stages") or {}
-            if list(stages) == ["availability"] and stages["availability"].get("ok") is False:
-                self.unavailable[key] = stages["availability"]
+            if list(stages) == [Stage.AVAILABILITY] and stages[Stage.AVAILABILITY].get("ok") is False:
+                self.unavailable[key] = stages[Stage.AVAILABILITY]
         record = self.record(cell, raw, time.perf_counter() - t0)
         self.explain_failure(cell, record)
         return slim_record(record)   # heavy facts only where they help (conformance/run/slim.py)

@@ -1,6 +1,7 @@
 """How a cell's checks decide one status (the vocabulary is :mod:`conformance.statuses`).
 
-``decide`` reads only the plain record the worker produced (its ``stages``);
+``decide`` reads only the plain record the worker produced (its ``stages``), walking the stage
+table (:mod:`conformance.stages`: the order, and what each failed stage gives);
 ``apply_causes`` then folds in what the registry of causes (:mod:`conformance.causes`) says of the
 cell: a failure a cause explains is XFAIL, a pass inside a strict cause's scope XPASS.  Nothing
 here knows how a result is printed or rendered.
@@ -8,7 +9,9 @@ here knows how a result is printed or rendered.
 from __future__ import annotations
 
 import dataclasses
+import string
 
+from conformance.stages import PASS_REASON, TABLE as STAGES, Failure, Row
 from conformance.statuses import Status
 
 
@@ -28,49 +31,6 @@ def _err(stage: dict) -> str:
     return stage.get("error") or "; ".join(stage.get("problems", [])) or "no detail"
 
 
-def decide(stages: dict) -> Decision:
-    """One status from the stages of a cell, first failing stage first; the Decision names that stage."""
-    s = stages
-    if "isolation" in s and not s["isolation"].get("ok", True):
-        iso = s["isolation"]
-        return Decision(Status(iso["status"]), iso["error"], "isolation")
-    if not s.get("availability", {}).get("ok", False):
-        return Decision(Status.UNAVAILABLE, f"converter unavailable: {_err(s.get('availability', {}))}", "availability")
-    if "case" in s and not s["case"]["ok"]:
-        return Decision(Status.CASE_ERROR, f"case failed to load: {_err(s['case'])}", "case")
-    if "applicable" in s and not s["applicable"]["ok"]:
-        return Decision(Status.NOT_APPLICABLE, s["applicable"]["reason"], "applicable")
-    if "build" in s and not s["build"]["ok"]:
-        return Decision(Status.CASE_ERROR, f"case failed to build: {_err(s['build'])}", "build")
-    conv = s.get("convert", {})
-    if not conv.get("ok", False):
-        if conv.get("opset_rejected"):
-            return Decision(Status.UNSUPPORTED_OPSET, f"converter rejected the opset: {_err(conv)}", "convert")
-        return Decision(Status.CONVERT_ERROR, f"conversion failed: {_err(conv)}", "convert")
-    after = _later_note(s)
-    for key, label in (("checker", "onnx.checker (full_check)"), ("shape_inference", "strict shape inference")):
-        if key in s and not s[key]["ok"]:
-            return Decision(Status.INVALID, f"{label} rejects the model: {_err(s[key])}{after}", key)
-    if "session" in s and not s["session"]["ok"]:
-        return Decision(Status.RUNTIME_ERROR, f"onnxruntime cannot load the model: {_err(s['session'])}", "session")
-    if "run" in s and not s["run"]["ok"]:
-        return Decision(Status.RUNTIME_ERROR, f"onnxruntime failed to run the model: {_err(s['run'])}", "run")
-    if "signature" in s and not s["signature"]["ok"]:
-        return Decision(Status.SIGNATURE, f"I/O signature differs from Keras: {_err(s['signature'])}{after}",
-                        "signature")
-    cmp_ = s.get("compare")
-    if cmp_ is None:
-        return Decision(Status.CRASH, "the worker returned no comparison", "compare")
-    if not cmp_["ok"]:
-        return Decision(Status.MISMATCH, "outputs differ from Keras: " + "; ".join(cmp_.get("failures", [])),
-                        "compare")
-    ref = s.get("reference", {"ok": True})
-    if not ref["ok"]:
-        return Decision(Status.DEGENERATE, "Keras reference is degenerate, so agreement proves nothing: "
-                        + "; ".join(ref["problems"]) + " (fix the case's inputs or initialisation)", "reference")
-    return Decision(Status.PASS, "outputs match Keras at both batch sizes")
-
-
 def _later_note(s: dict) -> str:
     """For a structurally failing model: did onnxruntime still run it and agree?"""
     if s.get("compare", {}).get("ok"):
@@ -78,6 +38,45 @@ def _later_note(s: dict) -> str:
     if s.get("compare") is not None:
         return " (onnxruntime ran it but its outputs differ from Keras)"
     return ""
+
+
+#: the fields of a reason template (:mod:`conformance.stages`): (row, the stage's dict, all stages) -> value
+FIELDS = {
+    "err": lambda row, st, s: _err(st),
+    "error": lambda row, st, s: st.get("error"),
+    "reason": lambda row, st, s: st.get("reason"),
+    "failures": lambda row, st, s: "; ".join(st.get("failures", [])),
+    "problems": lambda row, st, s: "; ".join(st.get("problems", [])),
+    "label": lambda row, st, s: row.label,
+    "after": lambda row, st, s: _later_note(s),
+}
+
+
+def _reason(template: str, row: Row, st: dict, s: dict):
+    names = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    values = {f: FIELDS[f](row, st, s) for f in names}
+    if len(names) == 1 and template == "{" + names[0] + "}":
+        return values[names[0]]  # the stage's own text, as it is
+    return template.format(**values)
+
+
+def _failed(row: Row, failure: Failure, st: dict, s: dict) -> Decision:
+    status = failure.status if failure.status is not None else Status(st["status"])
+    return Decision(status, _reason(failure.reason, row, st, s), row.stage.value)
+
+
+def decide(stages: dict) -> Decision:
+    """One status from the stages of a cell: the first failed stage of the stage table decides, and
+    the Decision names it (:mod:`conformance.stages`); a cell whose stages all passed is PASS."""
+    for row in STAGES.values():
+        st = stages.get(row.stage.value)
+        if st is None:
+            if row.absent is not None:
+                return _failed(row, row.absent, {}, stages)
+            continue
+        if not st.get("ok", row.ok_default):
+            return _failed(row, row.failure(st), st, stages)
+    return Decision(Status.PASS, PASS_REASON)
 
 
 def apply_causes(decision: Decision, match) -> Decision:

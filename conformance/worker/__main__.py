@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from conformance.stages import Stage
+
 
 def sanitize(obj):
     """Plain JSON: non-finite floats become strings, tuples lists, numpy scalars Python."""
@@ -53,7 +55,7 @@ def main(argv: list[str]) -> int:
             else:
                 record = run_cell(task, state)
         except Exception as exc:  # a bug of the suite, not of the converter: say so
-            record = {"stages": {"isolation": {"ok": False, "status": "CRASH",
+            record = {"stages": {Stage.ISOLATION: {"ok": False, "status": "CRASH",
                                                "error": f"suite error in the worker: {error_text(exc)}",
                                                "traceback": traceback_tail(exc)}}, "facts": {}}
         print(f"[conformance] finished {task.get('case')} {task.get('converter')} opset {task.get('opset')}",

@@ -94,8 +94,8 @@ def run_failing(task: dict, state) -> dict:
             if built is not None and case.keras != "none":
                 model_file, problem = _repro_model(state, case, built)
             out["repro"] = repro.write(
-                repro.cell_dir(Path(task["repro_dir"]), task["cell_id"]), case=case, converter_name=conv.name,
-                distribution=conv.distribution, opset=int(task["opset"]), observed=observed,
+                repro.cell_dir(Path(task["repro_dir"]), task["cell_id"]), case=case, converter=conv,
+                opset=int(task["opset"]), observed=observed,
                 reason=task.get("reason", ""), command=task.get("command") or "", built=built,
                 model_file=model_file, model_problem=problem)
         except Exception as exc:

@@ -2,7 +2,11 @@
 
 build (cached per case) -> convert -> validity -> session -> signature -> run at
 two batch sizes -> compare.  Every stage lands in ``record["stages"]`` as plain
-data; :func:`conformance.run.verdict.decide` turns them into a status later.
+data, under its name of the stage table (:class:`conformance.stages.Stage`);
+:func:`conformance.run.verdict.decide` turns them into a status later, in the table's order.
+The worker stops at a stage after which nothing can run (no converter, no model, no session);
+after a failed validity check or I/O signature it goes on, so the reason can say what
+onnxruntime made of the model.
 """
 from __future__ import annotations
 
@@ -25,8 +29,9 @@ from conformance.checks.runtime import check_signature, configure_tensorflow_thr
 from conformance.checks.layers import keras_inventory, model_layers
 from conformance.checks.validity import check_validity, model_facts
 from conformance.errors import error_text, traceback_tail
-from conformance.checks import deploy, topk
-from conformance.checks.compare import compare, degenerate_reasons, impostor_reasons, tolerance_for
+from conformance.stages import Stage
+from conformance.checks import agreement, deploy, topk
+from conformance.checks.compare import batch_failures, compare, degenerate_reasons, impostor_reasons, tolerance_for
 from conformance.loader import find_converter
 from conformance.converters.base import ConvertContext, ConverterCrashed, ConverterTimedOut, OpsetRejected
 from conformance.worker.launcher import DEFAULT_MODE, Launcher
@@ -234,26 +239,26 @@ def run_cell(task: dict, state: WorkerState) -> dict:
     facts: dict = {}
     record = {"stages": stages, "facts": facts}
     conv, avail = state.converter(task["converter_module"], task["converter"])
-    stages["availability"] = avail
+    stages[Stage.AVAILABILITY] = avail
     facts["converter_version"] = avail.get("version")
     if not avail["ok"]:
         return record
     try:
         case = state.case(task["case_module"], task["case"])
-        stages["case"] = {"ok": True}
+        stages[Stage.CASE] = {"ok": True}
     except Exception as exc:
-        stages["case"] = {"ok": False, "error": error_text(exc)}
+        stages[Stage.CASE] = {"ok": False, "error": error_text(exc)}
         return record
     why_not = conv.accepts(case)
-    stages["applicable"] = {"ok": why_not is None, "reason": why_not}
+    stages[Stage.APPLICABLE] = {"ok": why_not is None, "reason": why_not}
     if why_not:
         return record
-    built, stages["build"] = state.build(case)
-    if stages["build"].get("not_applicable"):
-        stages["applicable"] = {"ok": False, "reason": stages["build"]["not_applicable"]}
+    built, stages[Stage.BUILD] = state.build(case)
+    if stages[Stage.BUILD].get("not_applicable"):
+        stages[Stage.APPLICABLE] = {"ok": False, "reason": stages[Stage.BUILD]["not_applicable"]}
     if built is None:
         return record
-    stages["reference"] = {"ok": not built.degenerate, "problems": built.degenerate}
+    stages[Stage.REFERENCE] = {"ok": not built.degenerate, "problems": built.degenerate}
     facts["keras_inputs"] = [{"name": n, "shape": list(s), "dtype": d} for n, s, d in built.inputs]
     facts["keras_outputs"] = [{"name": n, "shape": list(s), "dtype": d} for n, s, d in built.outputs]
     facts["keras_layers"] = built.layers
@@ -284,19 +289,19 @@ def _convert_and_check(task, state, conv, case, built, case_dir, workdir, stages
         conversion = conv.convert(built.model, ctx)
         model_bytes = conversion.model.SerializeToString()
     except OpsetRejected as exc:
-        stages["convert"] = {"ok": False, "opset_rejected": True, "error": str(exc),
+        stages[Stage.CONVERT] = {"ok": False, "opset_rejected": True, "error": str(exc),
                              "seconds": time.perf_counter() - t0}
         return
     except (ConverterCrashed, ConverterTimedOut) as exc:  # the converter's own process died or hung
         status = "CRASH" if isinstance(exc, ConverterCrashed) else "TIMEOUT"
-        stages["convert"] = {"ok": False, "error": str(exc), "seconds": time.perf_counter() - t0}
-        stages["isolation"] = {"ok": False, "status": status, "error": str(exc)}
+        stages[Stage.CONVERT] = {"ok": False, "error": str(exc), "seconds": time.perf_counter() - t0}
+        stages[Stage.ISOLATION] = {"ok": False, "status": status, "error": str(exc)}
         return
     except Exception as exc:
-        stages["convert"] = {"ok": False, "error": error_text(exc), "traceback": traceback_tail(exc),
+        stages[Stage.CONVERT] = {"ok": False, "error": error_text(exc), "traceback": traceback_tail(exc),
                              "seconds": time.perf_counter() - t0}
         return
-    stages["convert"] = {"ok": True, "seconds": time.perf_counter() - t0, "command": conversion.command}
+    stages[Stage.CONVERT] = {"ok": True, "seconds": time.perf_counter() - t0, "command": conversion.command}
     # kept for a "diverge" task on this cell (conformance.worker.failing): only the last conversion
     state.memo["_last_conversion"] = ((case.module, case.name, conv.name, ctx.opset), model_bytes,
                                       conversion.output_names, conversion.command)
@@ -309,10 +314,10 @@ def _convert_and_check(task, state, conv, case, built, case_dir, workdir, stages
     t0 = time.perf_counter()
     stages.update(check_validity(conversion.model))
     facts["check_seconds"] = time.perf_counter() - t0
-    sess, stages["session"] = open_session(model_bytes, state.threads)
+    sess, stages[Stage.SESSION] = open_session(model_bytes, state.threads)
     if sess is None:
         return
-    stages["signature"], feed = check_signature(sess, built.inputs, built.outputs, built.aliases)
+    stages[Stage.SIGNATURE], feed = check_signature(sess, built.inputs, built.outputs, built.aliases)
     order, matched_by = output_order(sess, conversion.output_names)
     facts["outputs_matched_by"] = matched_by
     runs, failures, seconds = [], [], {}
@@ -323,24 +328,23 @@ def _convert_and_check(task, state, conv, case, built, case_dir, workdir, stages
         try:
             outs = sess.run(order, feeds)
         except Exception as exc:
-            stages["run"] = {"ok": False, "error": error_text(exc), "batch": batch.size}
+            stages[Stage.RUN] = {"ok": False, "error": error_text(exc), "batch": batch.size}
             return
         seconds[str(batch.size)] = time.perf_counter() - t0
-        if len(outs) != len(batch.refs):
-            failures.append(f"batch {batch.size}: onnxruntime gives {len(outs)} outputs, Keras {len(batch.refs)}")
         comps = []
         for (name, _shape, dtype), ref, out in zip(built.outputs, batch.refs, outs):
             tol = tolerance_for(dtype, case.tolerance)
-            comps.append(compare(name, ref, out, tol.rtol, tol.atol))
-        failures += [f"batch {batch.size}: {c.summary()}" for c in comps if not c.passed]
-        runs.append({"batch": batch.size, "outputs": [dataclasses.asdict(c) for c in comps]})
+            comps.append(dataclasses.asdict(compare(name, ref, out, tol.rtol, tol.atol)))
+        failures += batch_failures(batch.size, comps, len(outs), len(batch.refs))
+        runs.append({"batch": batch.size, "outputs": comps})
         ran.append((feeds, outs))
         if "classifier" in case.tags:
             facts.setdefault("top5_agreement", []).extend(
                 t for t in (topk.agreement(n, batch.size, r, o) for (n, _, _), r, o in zip(built.outputs, batch.refs, outs))
                 if t)
-    stages["run"] = {"ok": True, "seconds": seconds}
-    stages["compare"] = {"ok": not failures, "batches": runs, "failures": failures}
+        facts.setdefault(agreement.FACT, []).extend(agreement.of_batch(case.tags, built.outputs, batch.size, batch.refs, outs))
+    stages[Stage.RUN] = {"ok": True, "seconds": seconds}
+    stages[Stage.COMPARE] = {"ok": not failures, "batches": runs, "failures": failures}
     all_cmp = [o for r in runs for o in r["outputs"] if not o["problem"]]
     if all_cmp:
         facts["max_abs_error"] = max(o["max_abs"] for o in all_cmp)

@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from conformance.stages import Stage
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 #: environment every worker gets (on top of the parent's)
@@ -252,7 +254,7 @@ class Worker:
 
 
 def _isolation(status: str, error: str) -> dict:
-    return {"stages": {"isolation": {"ok": False, "status": status, "error": error}}, "facts": {}}
+    return {"stages": {Stage.ISOLATION.value: {"ok": False, "status": status, "error": error}}, "facts": {}}
 
 
 class WorkerPool:

@@ -39,7 +39,7 @@ class PlantedBug(Converter):
 
         from conformance.converters.base import tensor_specs
 
-        proto, _ = tf2onnx.convert.from_keras(model, input_signature=tensor_specs(ctx), opset=ctx.opset)
+        proto, _ = tf2onnx.convert.from_keras(model, input_signature=tensor_specs(ctx.inputs), opset=ctx.opset)
         if "_bwd" in ctx.case.name:
             g = proto.graph
             out = g.output[0].name
