@@ -236,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     du.add_argument("-o", "--output", required=True, help="the durations file to write, e.g. .test_durations")
     du.add_argument("--opsets", default=None, metavar="LIST",
                     help="only the cells at these opsets, e.g. 13 (default: every cell of the results)")
+    du.add_argument("--update", action="store_true",
+                    help="keep the output file's cells that these results do not hold (add a tier's cells)")
     t = sub.add_parser("tox", help="tox.ini's generated stack sections")
     g = t.add_mutually_exclusive_group()
     g.add_argument("--write", action="store_true", help="rewrite the generated block of tox.ini")
@@ -287,6 +289,14 @@ def _durations(args) -> int:
         except ValueError:
             raise StacksError(f"--opsets {args.opsets!r}: give opsets as numbers, e.g. 13 or 11,13") from None
     durations = cell_durations([(path, _load_results(path)) for path in args.results], opsets)
+    if args.update and Path(args.output).is_file():
+        try:
+            kept = json.loads(Path(args.output).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise StacksError(f"{args.output}: not a durations file ({exc})") from None
+        if not isinstance(kept, dict):
+            raise StacksError(f"{args.output}: not a durations file (a JSON object of node id -> seconds)")
+        durations = dict(sorted({**kept, **durations}.items()))
     out = write_durations(durations, args.output)
     print(f"wrote {out}: {len(durations)} cells, {sum(durations.values()):.0f} s in all")
     return 0

@@ -66,3 +66,21 @@ def test_garbage_answer_is_a_crash(pool):
 def test_plain_exit_is_a_crash_with_its_code(pool):
     r = pool.run({"what": "exit"}, timeout=30)
     assert "exit code 3" in r["stages"]["isolation"]["error"]
+
+
+@pytest.mark.parametrize("share, fresh", [(0, False), (1 << 40, False), (1, True)])
+def test_a_worker_over_its_share_between_cells_gives_way_to_a_fresh_one(tmp_path, share, fresh):
+    """Between cells (never in the middle of one: the share is not hard), a worker whose process group holds
+    more than its memory share is replaced, and the next cell runs in a new process; no share (0) or a
+    share it stays under keeps the worker and its caches."""
+    script = tmp_path / "fake_worker.py"
+    script.write_text(FAKE)
+    p = WorkerPool(tmp_path / "run", threads=1, command=[sys.executable, str(script)], memory_limit=share,
+                   memory_hard=False)
+    try:
+        a, b = p.run({"what": "ok"}, timeout=30), p.run({"what": "ok"}, timeout=30)
+        assert a["stages"]["echo"]["what"] == b["stages"]["echo"]["what"] == "ok"
+        assert (a["facts"]["pid"] != b["facts"]["pid"]) == fresh
+        assert p.recycled == int(fresh) and p.workers_started == 1 + int(fresh)
+    finally:
+        p.close()

@@ -200,6 +200,30 @@ def test_models_report_table_causes_time_size_and_agreement():
     assert table_lines([])[0].startswith("no cell of the models tier")
 
 
+def test_the_page_has_a_models_view_with_causes_pass_rates_time_and_agreement():
+    from conformance.report import html
+
+    doc = _models_doc()
+    doc["causes"] = {"some-known-bug": {"id": "some-known-bug", "scope": [
+        {"cases": ["conv2d_groups", "app_convnext_tiny"]}, {"layers": ["Normalization"]}]}}
+    view = html.build_view(doc)["models"]
+    assert view["causes"] == [{"id": "some-known-bug", "architectures": ["app_resnet50"],
+                               "alone": ["conv2d_groups", "layers Normalization"]}]
+    assert view["architectures"] == 2 and sorted(view["columns"]) == ["keras-export", "tf2onnx-keras"]
+    resnet = view["rows"][0]
+    assert resnet["case"] == "app_resnet50" and resnet["params"] == 25_636_712
+    export = resnet["cells"][view["columns"].index("keras-export")]
+    assert export["cause"] == "some-known-bug" and export["status"] == "MISMATCH"
+    assert ("tf2onnx-keras", 1, 2) in view["pass_rates"]
+    page = html.render(doc)
+    section = page[page.index('<section id="models">'):]
+    section = section[:section.index("</section>")]
+    assert 'href="#cause-some-known-bug"' in section and "<b>unexplained</b>" in section
+    assert "top-1 4/4" in section and "cos 0.999999" in section and "mlp_softmax" not in section
+    assert "conv2d_groups, layers Normalization" in section
+    assert html.build_view(fakes.doc([fakes.rec("mlp_softmax", "tf2onnx-keras", 13, "PASS")]))["models"] is None
+
+
 def test_models_report_command_line(tmp_path):
     path = tmp_path / "results.json"
     path.write_text(json.dumps(_models_doc()))
@@ -216,8 +240,6 @@ def test_the_worker_records_a_flipped_top1_on_a_cell_that_passes(tmp_path):
     tolerance, and its record says top-1 flipped on one image (``facts.task_agreement``)."""
     from conformance.worker import pipeline
 
-    if not hasattr(pipeline, "agreement"):
-        pytest.skip("conformance/worker/pipeline.py does not record facts['task_agreement'] yet (docs/models.md)")
     fake = str(ROOT / "tests" / "fakes" / "flipping.py")
     state = pipeline.WorkerState(tmp_path, 1)
     record = pipeline.run_cell({"converter_module": fake, "converter": "fake-flip", "case_module": fake,

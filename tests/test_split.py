@@ -69,6 +69,21 @@ def test_durations_from_an_interrupted_runs_partial_file(tmp_path):
     assert json.loads(out.read_text()) == {"conformance/test_matrix.py::test_cell[mlp-tf2onnx-opset13]": 1.5}
 
 
+def test_durations_update_adds_a_tiers_cells_and_keeps_the_rest(tmp_path, capsys):
+    out = tmp_path / ".test_durations"
+    out.write_text(json.dumps({"conformance/test_matrix.py::test_cell[mlp-tf2onnx-opset13]": 2.0,
+                               "conformance/test_matrix.py::test_cell[gru-tf2onnx-opset13]": 3.0}))
+    models = fakes.doc([fakes.rec("app_vgg16", "tf2onnx", 13, "PASS", seconds=26.0),
+                        fakes.rec("mlp", "tf2onnx", 13, "PASS", seconds=5.0)])
+    assert stacks.main(["durations", _write(tmp_path, "models.json", models), "-o", str(out), "--update"]) == 0
+    assert json.loads(out.read_text()) == {"conformance/test_matrix.py::test_cell[app_vgg16-tf2onnx-opset13]": 26.0,
+                                           "conformance/test_matrix.py::test_cell[gru-tf2onnx-opset13]": 3.0,
+                                           "conformance/test_matrix.py::test_cell[mlp-tf2onnx-opset13]": 5.0}
+    out.write_text("[1, 2]")
+    assert stacks.main(["durations", _write(tmp_path, "models.json", models), "-o", str(out), "--update"]) == 2
+    assert "not a durations file" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("what, message", [
     ("slim", "no cell with its seconds"),
     ("missing", "no such file"),

@@ -29,6 +29,17 @@ def _build_dense(shape: tuple, kwargs: dict):
     return keras.Model(x, y)
 
 
+def _build_op_constant():
+    """A functional model that scales by a constant computed with keras.ops while the model is built, as
+    KerasHub's Gemma scales its embeddings by sqrt(hidden_dim): Dense, then ``h * ops.cast(ops.sqrt(32), ...)``."""
+    import keras
+    from keras import ops
+
+    x = keras.Input((4, 6), name="x")
+    h = keras.layers.Dense(8)(x)
+    return keras.Model(x, h * ops.cast(ops.sqrt(32), h.dtype))
+
+
 def _padded_tokens(rng: np.random.Generator, batch: int):
     """Token ids 1..VOCAB-1, zero-padded at the end to a different length in each row."""
     t = rng.integers(1, VOCAB, size=(batch, TOKENS)).astype("int32")
@@ -128,6 +139,9 @@ def _sandwich(suffix: str, cls: str, kwargs: dict, rank: int):
 
 
 CASES = [
+    model_case("core_op_constant", FAMILY, _build_op_constant, partial(normal, (4, 6)),
+               description="Dense, then a keras.ops constant applied while the functional model is built "
+                           "(h * sqrt(32), Gemma's embedding scale)"),
     model_case("core_dense_2d", FAMILY, partial(_build_dense, (6,), {"units": 4, "activation": "tanh"}),
                partial(normal, (6,)), description="Dense(4, tanh) on (6,), random bias"),
     model_case("core_dense_3d", FAMILY, partial(_build_dense, (4, 6), {"units": 5}), partial(normal, (4, 6)),

@@ -256,16 +256,17 @@ def _layers(args) -> int:
 
 
 def _models(args) -> int:
-    from conformance.report.models import model_cells, table_lines, to_json
+    from conformance.report.models import isolated_by, model_cells, table_lines, to_json
     from conformance.run.results import load
 
-    cells = model_cells(load(args.results))
+    doc = load(args.results)
+    cells = model_cells(doc)
     if args.json == "-":
         print(json.dumps(to_json(cells), indent=1))
         return 0
     if args.json:
         Path(args.json).write_text(json.dumps(to_json(cells), indent=1) + "\n", encoding="utf-8")
-    for line in table_lines(cells, str(args.results)):
+    for line in table_lines(cells, str(args.results), isolated_by(doc)):
         print(line)
     return 0
 

@@ -32,6 +32,7 @@ from markupsafe import Markup
 from conformance.report import diff as diff_mod
 from conformance.report.merge import merge_docs, stacks_meta
 from conformance.report.layers import layer_classes, view as layers_view
+from conformance.report.models import view as models_view
 from conformance.report.speedup import load_speedup, speedup_view
 from conformance import stages as stage_table, statuses
 from conformance.run.results import load
@@ -838,6 +839,7 @@ def build_view(doc: dict, *, baseline: dict | None = None, baseline_label: str =
         "speedup": speedup_view(speedup) if speedup is not None else None,
         "layers": layers_view(doc, converters=[c for c in conv_order if (stacks[0], c) in by_sc
                                                and (stacks[0], c) not in collapsed]) if not stacked else None,
+        "models": models_view(doc, [c for c in conv_order if (stacks[0], c) not in collapsed]) if not stacked else None,
         "not_tried": sorted(statuses.NOT_TRIED),
         "data_packed": embed_packed(data),
         "rows_json": embed_json({row["case"]: {k: row[k] for k in ("description", "family", "module", "keras", "tags", "io")}

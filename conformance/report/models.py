@@ -21,6 +21,8 @@ from conformance import statuses
 
 #: the tag of the models tier's cases (conformance.run.cells.MODELS_TAG)
 MODELS_TAG = "models"
+#: statuses of cells that never reached their converter: no architecture is broken by their cause
+NOT_CONVERTED = frozenset({"UNAVAILABLE", "NOT_APPLICABLE", "CASE_ERROR"})
 #: characters of a failure's reason shown
 REASON_WIDTH = 140
 
@@ -70,6 +72,11 @@ class ModelCell:
         return statuses.tried(self.status) and self.status not in statuses.PASSING
 
     @property
+    def converted(self) -> bool:
+        """The converter was reached: not a row that is unavailable, not applicable or whose case failed."""
+        return self.status not in NOT_CONVERTED
+
+    @property
     def column(self) -> tuple[str, int]:
         return self.converter, self.opset
 
@@ -114,6 +121,25 @@ def model_cells(doc: dict) -> list[ModelCell]:
     return out
 
 
+#: case-name prefixes of the models tier (cases/models/): a cause's cases outside them isolate it
+MODELS_PREFIXES = ("app_", "kerashub_")
+
+
+def isolated_by(doc: dict) -> dict[str, list[str]]:
+    """cause id -> the layer-library cases its scope names (the same cause shown alone, outside a
+    whole architecture), from the registry the run recorded (``doc["causes"]``); a scope given by
+    layer classes or tags names its part as ``layers Normalization``."""
+    out: dict[str, list[str]] = {}
+    for cid, info in (doc.get("causes") or {}).items():
+        names: list[str] = []
+        for part in info.get("scope") or []:
+            names += [c for c in part.get("cases") or [] if not c.startswith(MODELS_PREFIXES)]
+            if part.get("layers") and not part.get("cases"):
+                names.append("layers " + ", ".join(part["layers"]))
+        out[cid] = list(dict.fromkeys(names))
+    return out
+
+
 def _mb(n: int | None) -> str:
     return "" if n is None else f"{n / 1e6:.2f}"
 
@@ -128,7 +154,7 @@ def _table(head: list[str], body: list[list[str]]) -> list[str]:
     return [fmt.format(*head).rstrip()] + [fmt.format(*row).rstrip() for row in body]
 
 
-def table_lines(cells: list[ModelCell], source: str = "") -> list[str]:
+def table_lines(cells: list[ModelCell], source: str = "", isolated: dict[str, list[str]] | None = None) -> list[str]:
     if not cells:
         return [f"no cell of the models tier (tag {MODELS_TAG!r}) in {source or 'the results'}: "
                 "run it with pytest conformance/ -m models"]
@@ -160,6 +186,14 @@ def table_lines(cells: list[ModelCell], source: str = "") -> list[str]:
         for c in failed:
             why = f"cause {c.cause}" if c.cause else "unexplained: " + " ".join(c.reason.split())[:REASON_WIDTH]
             lines.append(f"  {c.case} / {c.converter} / opset {c.opset}: {c.status}: {why}")
+        causes = list(dict.fromkeys(c.cause for c in failed if c.cause and c.converted))
+        if causes and isolated is not None:
+            lines.append("")
+            lines.append("causes and the layer-library cases that show each alone:")
+            for cid in causes:
+                archs = list(dict.fromkeys(c.case for c in failed if c.cause == cid and c.converted))
+                alone = ", ".join(isolated.get(cid) or []) or "none: a cause seen only on a model"
+                lines.append(f"  {cid}: {len(archs)} architectures ({', '.join(archs)}); alone: {alone}")
     flips = [c for c in cells if "top1" in c.agreement and c.agreement["top1"][0] < c.agreement["top1"][1]]
     if flips:
         lines.append("")
@@ -167,6 +201,50 @@ def table_lines(cells: list[ModelCell], source: str = "") -> list[str]:
         lines.extend(f"  {c.case} / {c.converter} / opset {c.opset} ({c.status}): {c.agreement_text()}"
                      for c in flips)
     return lines
+
+
+def view(doc: dict, converters: list[str] | None = None) -> dict | None:
+    """The page's Models view: one row per architecture, one column per converter row (and opset when
+    the run has several), each cell its observed status with the cause that explains it, conversion
+    time, model size and task-level agreement; ``None`` when the run holds no models cell."""
+    cells = model_cells(doc)
+    if not cells:
+        return None
+    columns = list(dict.fromkeys(c.column for c in cells))
+    if converters is not None:
+        order = {c: i for i, c in enumerate(converters)}
+        columns = sorted((col for col in columns if col[0] in order), key=lambda col: (order[col[0]], col[1]))
+    # a row not applicable to any architecture (the seed's literal command) is no column
+    columns = [col for col in columns if any(c.column == col and c.status != "NOT_APPLICABLE" for c in cells)]
+    several = len({o for _, o in columns}) > 1
+    by = {(c.case, c.column): c for c in cells}
+    rows = []
+    for case in dict.fromkeys(c.case for c in cells):
+        mine = [c for c in cells if c.case == case]
+        row = {"case": case, "family": mine[0].family, "params": mine[0].params, "cells": []}
+        for col in columns:
+            c = by.get((case, col))
+            if c is None:
+                row["cells"].append(None)
+                continue
+            row["cells"].append({"status": c.status, "recorded": c.recorded, "cause": c.cause,
+                                 "failed": c.failed, "agreement": c.agreement_text(),
+                                 "seconds": _secs(c.convert_seconds), "mb": _mb(c.model_bytes)})
+        rows.append(row)
+    pass_rates = []
+    for col in columns:
+        tried = [c for c in cells if c.column == col and statuses.tried(c.status)]
+        if tried:
+            pass_rates.append((f"{col[0]}@{col[1]}" if several else col[0],
+                               sum(c.status in statuses.PASSING for c in tried), len(tried)))
+    alone = isolated_by(doc)
+    causes = []
+    for cid in dict.fromkeys(c.cause for c in cells if c.failed and c.cause and c.converted):
+        causes.append({"id": cid, "architectures": list(dict.fromkeys(c.case for c in cells
+                                                                      if c.cause == cid and c.failed and c.converted)),
+                       "alone": alone.get(cid) or []})
+    return {"columns": [f"{c}@{o}" if several else c for c, o in columns], "rows": rows,
+            "pass_rates": pass_rates, "architectures": len(rows), "causes": causes}
 
 
 def to_json(cells: list[ModelCell]) -> dict:

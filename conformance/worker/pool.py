@@ -270,8 +270,22 @@ class WorkerPool:
         self.memory_hard = memory_hard
         self._worker: Worker | None = None
         self._started = 0
+        #: workers replaced between cells because they held more than their share
+        self.recycled = 0
+
+    def over_share(self) -> bool:
+        """The live worker's process group holds more than its memory share (``memory_limit``)."""
+        return bool(self.memory_limit) and group_memory(self._worker.proc.pid, self.memory_limit) > self.memory_limit
 
     def run(self, task: dict, timeout: float) -> dict:
+        if self._worker is not None and self._worker.alive() and self.over_share():
+            # between cells, a worker that kept more than its share (cached models, TensorFlow's graphs of
+            # earlier cases) gives way to a fresh one: measured on the models tier, a worker that had
+            # converted a dozen keras.applications models held 20.6 GiB and was killed in the middle of
+            # VGG16's conversion, which alone peaks at 2.7 GiB
+            self._worker.close()
+            self._worker = None
+            self.recycled += 1
         if self._worker is None or not self._worker.alive():
             if self._worker is not None:
                 self._worker.close()
