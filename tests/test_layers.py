@@ -160,3 +160,25 @@ def test_a_keras_name_the_installed_keras_lacks_makes_the_case_not_applicable():
 
     with pytest.raises(AttributeError):
         needs_keras_names(other)()
+
+
+def test_an_argument_the_installed_keras_layer_lacks_makes_the_case_not_applicable():
+    """Resizing(antialias=True) on Keras 3.8 (no such argument there) is NOT_APPLICABLE, not CASE_ERROR:
+    the base Layer's refusal names the argument, and the layer's signature confirms it is not one of its
+    own.  An argument the layer has (a ValueError for another reason) stays an error of the case."""
+    import keras
+
+    from cases.api import CaseNotApplicable
+    from cases.layers import needs_keras_names
+
+    def refuse(arg):
+        def build():
+            raise ValueError(f"Unrecognized keyword arguments passed to Resizing: {{'{arg}': True}}")
+        return build
+
+    with pytest.raises(CaseNotApplicable, match=r"keras\.layers\.Resizing takes no argument 'antialias_v2'"):
+        needs_keras_names(refuse("antialias_v2"))()
+    with pytest.raises(ValueError):             # Keras 3.15's Resizing has antialias: not this case
+        needs_keras_names(refuse("antialias"))()
+    with pytest.raises(CaseNotApplicable):      # the real refusal of the installed Keras, end to end
+        needs_keras_names(lambda: keras.layers.Resizing(4, 4, antialias_v2=True))()

@@ -16,6 +16,8 @@ case uses (Keras 2, early Keras 3), the case is NOT_APPLICABLE there, saying whi
 """
 from __future__ import annotations
 
+import re
+
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -54,6 +56,19 @@ def needs_keras_names(build: Callable[[], Any]) -> Callable[[], Any]:
     def build_where_it_exists():
         try:
             return build()
+        except ValueError as exc:
+            # an argument the installed Keras's layer does not take yet (Resizing(antialias=...) before
+            # Keras 3.9): Keras's base Layer refuses it by name; checked against the constructor's signature
+            import inspect
+
+            import keras
+
+            m = re.match(r"Unrecognized keyword arguments passed to (\w+): \{'(\w+)'", str(exc))
+            cls = getattr(keras.layers, m.group(1), None) if m else None
+            if cls is not None and m.group(2) not in inspect.signature(cls.__init__).parameters:
+                raise CaseNotApplicable(f"Keras {keras.__version__}'s keras.layers.{m.group(1)} takes no argument "
+                                        f"{m.group(2)!r} (the layer library is written against Keras 3.15)") from exc
+            raise
         except AttributeError as exc:
             import keras
 
