@@ -138,3 +138,24 @@ def test_issue_reports_the_smallest_affected_case_versions_and_every_affected_ce
     assert "| mid | " in text and "1.16.1" in text                       # the versions it was seen on
     assert "| big_mlp | tf2onnx-keras | 13 | mid |" in text and "Dense (2)" in text
     assert "https://example.org/issue/1" in text
+
+
+def test_propose_lists_a_known_cause_whose_when_does_not_hold_as_one_to_widen(tmp_path, capsys):
+    """The same bug on another stack (scope, status and signature of a cause; only its `when` does not hold
+    there) is not drafted again: propose names the cause to widen, with the stack's versions."""
+    f = tmp_path / "results.json"
+    f.write_text(json.dumps(_run("mid", MID, [
+        rec("seq", "tf2onnx-keras", 13, "CONVERT_ERROR", reason="conversion failed: because"),
+        rec("other", "tf2onnx-keras", 13, "CONVERT_ERROR", reason="conversion failed: something else")])))
+    reg = tmp_path / "causes.toml"
+    reg.write_text(_cause("seq", ["tf2onnx==1.17.*"]))               # the modern stack's cause
+    out = tmp_path / "drafts.toml"
+    assert main(["causes", "propose", str(f), "--causes", str(reg), "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "# WIDEN c-seq: its scope, status and signature explain 1 unexplained cell(s) on mid" in text
+    assert "tf2onnx 1.16.1" in text and "e.g. mid: seq / tf2onnx-keras / opset 13" in text
+    drafts = tomllib.loads(text)["cause"]
+    assert [d["cases"] for d in drafts] == [["other"]]                  # only the new failure is drafted
+    reg.write_text(_cause("seq", ["tf2onnx>=1.16,<1.18"]))             # widened: explained, nothing to widen
+    assert main(["causes", "propose", str(f), "--causes", str(reg), "-o", str(out)]) == 0
+    assert "WIDEN" not in out.read_text()

@@ -184,7 +184,7 @@ def _registry(path) -> list:
 
 
 def _causes(args) -> int:
-    from conformance.report.causes import propose, rejudge, render, stale, unexplained
+    from conformance.report.causes import propose, rejudge, render, stale, unexplained, widen
     from conformance.run.results import load
 
     registry = _registry(args.causes)
@@ -192,7 +192,8 @@ def _causes(args) -> int:
     docs = [(label, doc) for label, (doc, _) in judged]
     xpass = [r for _, (_, xp) in judged for r in xp]
     if args.causes_command == "propose":
-        text = render(propose(docs), [str(p) for p in args.results])
+        widened, taken = widen(docs, registry)
+        text = render(propose(docs, taken), [str(p) for p in args.results], widened)
         if args.output:
             Path(args.output).write_text(text, encoding="utf-8")
             print(f"wrote {args.output}")

@@ -11,7 +11,9 @@ again against a registry exactly as a run with it would judge it (:func:`rejudge
   text as the regex, the scope seen (converters, opsets, cases) and a ``when`` from the runs'
   environments (version ranges when several stacks ran).  Title and reason are the placeholder
   ``TODO: ...``, which the loader refuses: a person writes them, and the link, after reading the
-  converter's source and tracker.
+  converter's source and tracker.  A failure that a cause of the registry would explain if only its
+  ``when`` held there (same scope, status and signature: the same bug on another stack) is not drafted
+  again: it is listed under that cause as a candidate for widening its ``when``.
 """
 from __future__ import annotations
 
@@ -237,8 +239,9 @@ def signature_regex(sigs: list[str]) -> str:
     return re.escape(prefix.strip()).replace("\\ ", " ") or ".*"   # spaces need no escape: keep it readable
 
 
-def propose(docs: list[tuple[str, dict]]) -> list[Draft]:
-    """Draft causes for the unexplained failures of (already rejudged) documents, given as (label, doc)."""
+def propose(docs: list[tuple[str, dict]], leave_out: set[int] = frozenset()) -> list[Draft]:
+    """Draft causes for the unexplained failures of (already rejudged) documents, given as (label, doc);
+    ``leave_out``: ids of records not to draft (the ones :func:`widen` assigned to a cause)."""
     envs: dict[str, dict] = {}
     ran: dict[tuple[str, str, int], set[str]] = defaultdict(set)     # cell -> stacks that ran it
     clusters: dict[tuple[str, str], list[tuple[str, dict]]] = defaultdict(list)
@@ -249,7 +252,7 @@ def propose(docs: list[tuple[str, dict]]) -> list[Draft]:
             envs.setdefault(stack, dict((meta.get(stack) or next(iter(meta.values()), {}))
                                         .get("environment", {}).get("packages") or {}))
             ran[(r["case"], r["converter"], int(r["opset"]))].add(stack)
-            if unexplained(r):
+            if unexplained(r) and id(r) not in leave_out:
                 sig = signature_of(r) or ""
                 observed = str(r.get("observed_status") or r["status"])
                 clusters[(observed, cluster_key(sig))].append((stack, r))
@@ -269,16 +272,65 @@ def propose(docs: list[tuple[str, dict]]) -> list[Draft]:
     return drafts
 
 
-def render(drafts: list[Draft], sources: list[str]) -> str:
+@dataclasses.dataclass
+class Widen:
+    """A cause of the registry that would explain unexplained failures if its ``when`` held on their stacks."""
+    cause: str
+    when: list[str]          # the cause's own requirements, per part
+    stacks: dict[str, dict]  # stack -> its key package versions
+    cells: list[str]
+
+    def comment(self) -> str:
+        lines = [f"# WIDEN {self.cause}: its scope, status and signature explain {len(self.cells)} unexplained cell(s) on "
+                 f"{', '.join(self.stacks)}, where its when ({'; '.join(self.when) or 'none'}) does not hold"]
+        lines += [f"#   {stack}: " + ", ".join(f"{k} {v}" for k, v in sorted(pk.items())) for stack, pk in self.stacks.items()]
+        lines += [f"#   e.g. {c}" for c in self.cells[:3]]
+        return "\n".join(lines) + "\n"
+
+
+def _without_when(causes: list) -> list:
+    """The causes as if their ``when``/``missing`` held everywhere (scope, status and signature kept)."""
+    return [dataclasses.replace(c, scopes=tuple(dataclasses.replace(s, when=(), missing=()) for s in c.scopes))
+            for c in causes]
+
+
+def widen(docs: list[tuple[str, dict]], causes: list) -> tuple[list[Widen], set[int]]:
+    """Unexplained failures of (rejudged) documents that a cause would explain if its ``when`` held there,
+    grouped by cause; and the ids (``id()``) of those records, which :func:`propose` leaves out."""
+    loose = causes_mod.Registry(_without_when(causes), {})
+    by_id = {c.id: c for c in causes}
+    found: dict[str, Widen] = {}
+    taken: set[int] = set()
+    for _label, doc in docs:
+        meta = stacks_meta(doc)
+        for r in doc["records"]:
+            if not unexplained(r):
+                continue
+            observed = str(r.get("observed_status") or r["status"])
+            m = loose.match(causes_mod.CellView.of_record(r), observed, signature=signature_of(r))
+            if m.cause is None:
+                continue
+            stack = str(r.get("stack") or "default")
+            packages = (meta.get(stack) or next(iter(meta.values()), {})).get("environment", {}).get("packages") or {}
+            w = found.setdefault(m.cause.id, Widen(m.cause.id, sorted({", ".join(map(str, sc.when))
+                                                                      for sc in by_id[m.cause.id].scopes}), {}, []))
+            w.stacks.setdefault(stack, {k: packages[k] for k in KEY_PACKAGES if packages.get(k)})
+            w.cells.append(f"{stack}: {r['case']} / {r['converter']} / opset {r['opset']}")
+            taken.add(id(r))
+    return sorted(found.values(), key=lambda w: (-len(w.cells), w.cause)), taken
+
+
+def render(drafts: list[Draft], sources: list[str], widened: list[Widen] | None = None) -> str:
     head = ["# Draft causes (python -m conformance.report causes propose), from:", *[f"#   {s}" for s in sources],
             "# Each still needs a person: the title, the reason and the link, after reading the converter's source and",
             f"# tracker; the loader refuses a title or reason that starts with {causes_mod.PLACEHOLDER!r}.  Narrow the",
             "# scope to what the cells share (case globs, tags, layer classes), widen `when` where the cause also holds",
             "# on other versions, and check with: python -m conformance.report causes check RESULTS", ""]
-    if not drafts:
+    head += [w.comment() for w in widened or []]
+    if not drafts and not widened:
         head.append("# no unexplained failure: nothing to propose")
     return "\n".join(head) + "\n" + "\n".join(d.toml(n) for n, d in enumerate(drafts, start=1))
 
 
-__all__ = ["KEY_PACKAGES", "Draft", "observed_reason", "propose", "rejudge", "render", "signature_of", "stale",
-           "unexplained"]
+__all__ = ["KEY_PACKAGES", "Draft", "Widen", "observed_reason", "propose", "rejudge", "render", "signature_of", "stale",
+           "unexplained", "widen"]
