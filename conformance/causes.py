@@ -52,7 +52,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from conformance.statuses import EXPECTABLE, Status
+from conformance.statuses import BEFORE_CONVERSION, EXPECTABLE, Status
 from conformance.tomlfile import read_toml, tables
 
 #: kind -> the statuses a cause of that kind may produce (a kind says what a user should fear most)
@@ -425,8 +425,6 @@ class Match:
     signature: str | None
 
 
-#: statuses a cell ends in before its converter ran: such a cell shows no converter's cause
-_BEFORE_CONVERSION = frozenset({"UNAVAILABLE", "NOT_APPLICABLE", "CASE_ERROR"})
 
 
 class Registry:
@@ -465,7 +463,7 @@ class Registry:
             for c in self.causes:
                 if c.id in covered:
                     continue
-                if observed in _BEFORE_CONVERSION and observed not in c.statuses:
+                if observed in BEFORE_CONVERSION and observed not in c.statuses:
                     continue  # the converter was not there, or the case never reached it: nothing could be seen
                 cell = cell or CellView.of_record(r)
                 if c.covers(cell, self.versions):

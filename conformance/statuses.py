@@ -98,6 +98,9 @@ EXPECTABLE = frozenset(s for s, f in TABLE.items() if f.expectable)
 PASSING = frozenset(s.value for s, f in TABLE.items() if f.rank == 0)
 ACCEPTED = frozenset(s.value for s, f in TABLE.items() if f.rank <= 1)
 NOT_TRIED = frozenset(s.value for s, f in TABLE.items() if not f.tried)
+#: statuses a cell ends in before its converter ran (missing converter, a model it does not take, a case
+#: that cannot be built): such a cell shows no converter's cause
+BEFORE_CONVERSION = frozenset({Status.UNAVAILABLE.value, Status.NOT_APPLICABLE.value, Status.CASE_ERROR.value})
 FUZZ_FINE = frozenset(s for s, f in TABLE.items() if f.fuzz == "fine")
 FUZZ_DISCARDED = frozenset(s for s, f in TABLE.items() if f.fuzz == "discard")
 SHORT = {s.value: f.short for s, f in TABLE.items()}

@@ -21,8 +21,6 @@ from conformance import statuses
 
 #: the tag of the models tier's cases (conformance.run.cells.MODELS_TAG)
 MODELS_TAG = "models"
-#: statuses of cells that never reached their converter: no architecture is broken by their cause
-NOT_CONVERTED = frozenset({"UNAVAILABLE", "NOT_APPLICABLE", "CASE_ERROR"})
 #: characters of a failure's reason shown
 REASON_WIDTH = 140
 
@@ -74,7 +72,7 @@ class ModelCell:
     @property
     def converted(self) -> bool:
         """The converter was reached: not a row that is unavailable, not applicable or whose case failed."""
-        return self.status not in NOT_CONVERTED
+        return self.status not in statuses.BEFORE_CONVERSION
 
     @property
     def column(self) -> tuple[str, int]:
@@ -121,7 +119,8 @@ def model_cells(doc: dict) -> list[ModelCell]:
     return out
 
 
-#: case-name prefixes of the models tier (cases/models/): a cause's cases outside them isolate it
+#: case-name prefixes of the models tier (cases/models/): a cause's cases outside them isolate it.  Not
+#: derived from the run's cells: a narrowed run (-k) holds some architectures, a scope may name others
 MODELS_PREFIXES = ("app_", "kerashub_")
 
 

@@ -8,8 +8,9 @@ an absolute error of 4e-5 and a relative one of 2e-5, inside rtol 1e-4 (an eleme
 from __future__ import annotations
 
 from cases.api import NO_KERAS, Case
-from conformance.converters.base import Conversion, Converter
+from conformance.converters.base import Conversion
 from tests.fakes.cases import TinyModel
+from tests.fakes.converters import _Fake
 
 
 def _inputs(rng, batch):
@@ -38,16 +39,9 @@ def _flipping_onnx(opset: int):
     return model
 
 
-class FakeFlip(Converter):
+class FakeFlip(_Fake):
     name = "fake-flip"
     summary = "y = 2x + 1 plus 4e-5 on the first score"
-    distribution = "onnx"
-    keras_flavours = frozenset({NO_KERAS})
-
-    def load(self) -> str:
-        import onnx
-
-        return onnx.__version__
 
     def convert(self, model, ctx):
         return Conversion(_flipping_onnx(ctx.opset), output_names=["y"], command="fake-flip")
