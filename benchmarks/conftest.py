@@ -43,6 +43,8 @@ def pytest_addoption(parser):
     g.addoption("--bench-opset", type=int, default=13, metavar="N", help="opset of the conversion (default 13)")
     g.addoption("--bench-cold-runs", type=int, default=5, metavar="N",
                 help="cold-start runs per side, after one unrecorded run (default 5)")
+    g.addoption("--stacks-page-results", default=None, metavar="GLOB",
+                help="results files the all-stacks page benchmark renders (default: the committed stacks baseline)")
     g.addoption("--speedup-json", default=None, metavar="FILE",
                 help="where the speedup table goes (default: reports/speedup.json)")
 
@@ -240,7 +242,7 @@ def _collect_stats(request, bench_state):
     yield
     bm = request.node.funcargs.get("benchmark")
     stats = getattr(bm, "stats", None)
-    if stats:
+    if stats and (getattr(bm, "extra_info", None) or {}).get("case"):   # not the page benchmark
         bench_state.entries.append(stats.as_dict(include_data=False))
 
 

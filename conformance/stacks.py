@@ -196,6 +196,40 @@ def cell_durations(docs: list[tuple[str, dict]], opsets: set[int] | None = None)
     return {n: round(max(sum(v) / len(v), MIN_SECONDS), 3) for n, v in sorted(seen.items())}
 
 
+def plan(doc: dict, groups: list[int]) -> list[dict]:
+    """What the workflow's jobs would take per stack of a results document, for each number of groups:
+    pytest-split's own cut (``duration_based_chunks``, in the run's cell order, by each cell's seconds)
+    and the longest group's share of the run's work, times the run's wall time (each group also pays
+    its install, not counted).  One dict per stack: cells, cell seconds, wall seconds and, per number of
+    groups, the longest group's cells, its cell seconds and its estimated wall seconds."""
+    from types import SimpleNamespace
+
+    from pytest_split.algorithms import Algorithms
+
+    by: dict[str, list[dict]] = {}
+    for r in doc["records"]:
+        by.setdefault(str(r.get("stack") or "default"), []).append(r)
+    walls = {}
+    for run in (doc.get("run") or {}).get("runs") or [doc.get("run") or {}]:
+        walls[str(run.get("stack") or doc.get("environment", {}).get("stack") or "default")] = float(
+            run.get("wall_seconds") or 0)
+    out = []
+    for stack, records in by.items():
+        durations = cell_durations([(stack, {"records": records})])
+        items = [SimpleNamespace(nodeid=n) for n in durations]
+        total = sum(durations.values())
+        wall = walls.get(stack) or walls.get("default") or 0.0
+        row = {"stack": stack, "cells": len(records), "cell_seconds": round(total, 1), "wall_seconds": round(wall, 1),
+               "groups": {}}
+        for n in groups:
+            cut = Algorithms.duration_based_chunks.value(n, items, durations)
+            longest = max(cut, key=lambda g: g.duration)
+            row["groups"][n] = {"cells": len(longest.selected), "cell_seconds": round(longest.duration, 1),
+                                "wall_seconds": round(wall * longest.duration / total, 1) if total else 0.0}
+        out.append(row)
+    return out
+
+
 def write_durations(durations: dict[str, float], path: str | Path) -> Path:
     """The file as pytest-split's --store-durations writes it (sorted keys, 4-space indent)."""
     p = Path(path)
@@ -238,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="only the cells at these opsets, e.g. 13 (default: every cell of the results)")
     du.add_argument("--update", action="store_true",
                     help="keep the output file's cells that these results do not hold (add a tier's cells)")
+    pl = sub.add_parser("plan", help="per stack of runs' results: the longest CI group's time for 1..N groups")
+    pl.add_argument("results", nargs="+", help="results.json files of stack runs (or a merged one)")
+    pl.add_argument("--groups", default="1,2,3,4", metavar="LIST", help="numbers of groups to plan (default 1,2,3,4)")
     t = sub.add_parser("tox", help="tox.ini's generated stack sections")
     g = t.add_mutually_exclusive_group()
     g.add_argument("--write", action="store_true", help="rewrite the generated block of tox.ini")
@@ -247,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "durations":
             return _durations(args)
+        if args.command == "plan":
+            return _plan(args)
         stacks = load(args.file)
         if args.command == "list":
             names = [s.name for s in stacks if s.installs or not args.installable]
@@ -300,6 +339,33 @@ def _durations(args) -> int:
     out = write_durations(durations, args.output)
     print(f"wrote {out}: {len(durations)} cells, {sum(durations.values()):.0f} s in all")
     return 0
+
+
+
+def _plan(args) -> int:
+    try:
+        groups = sorted({int(n) for n in args.groups.split(",") if n.strip()})
+    except ValueError:
+        raise StacksError(f"--groups {args.groups!r}: give numbers of groups, e.g. 1,2,3") from None
+    if not groups or min(groups) < 1:
+        raise StacksError(f"--groups {args.groups!r}: give numbers of groups of at least 1")
+    rows = [row for path in args.results for row in plan(_load_results(path), groups)]
+    head = ["stack", "cells", "cell s", "wall"] + [f"{n} group{'s' if n > 1 else ''}: longest" for n in groups]
+    print("| " + " | ".join(head) + " |")
+    print("|" + " --- |" * len(head))
+    for row in rows:
+        cols = [row["stack"], str(row["cells"]), f"{row['cell_seconds']:.0f}", _mmss(row["wall_seconds"])]
+        cols += [_mmss(row["groups"][n]["wall_seconds"]) for n in groups]
+        print("| " + " | ".join(cols) + " |")
+    for n in groups:
+        longest = max(row["groups"][n]["wall_seconds"] for row in rows)
+        print(f"{n} group(s) per stack: {len(rows) * n} jobs, the longest {_mmss(longest)} of tests (plus its install); "
+              f"{_mmss(sum(row['wall_seconds'] for row in rows))} one stack after another on one machine")
+    return 0
+
+
+def _mmss(seconds: float) -> str:
+    return f"{int(seconds) // 60} min {int(seconds) % 60:02d} s"
 
 
 if __name__ == "__main__":

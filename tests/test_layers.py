@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+import re
+
 import pytest
 
 from cases.layers import LAYERS_TAG
@@ -182,3 +184,64 @@ def test_an_argument_the_installed_keras_layer_lacks_makes_the_case_not_applicab
         needs_keras_names(refuse("antialias"))()
     with pytest.raises(CaseNotApplicable):      # the real refusal of the installed Keras, end to end
         needs_keras_names(lambda: keras.layers.Resizing(4, 4, antialias_v2=True))()
+
+
+def test_an_argument_value_the_installed_keras_lacks_makes_the_case_not_applicable():
+    """Resizing(interpolation='area') on Keras 3.3 (the value came with Keras 3.4): Keras's own validation
+    names the argument and the values it takes, so the case is NOT_APPLICABLE there, saying so; the same
+    refusal outside a layer call, or another ValueError, stays an error of the case."""
+    from cases.api import CaseNotApplicable
+    from cases.layers import needs_keras_names
+
+    keras33 = ("Exception encountered when calling Resizing.call().\n\n\x1b[1mInvalid value for argument "
+               "`interpolation`. Expected of one ('bilinear', 'nearest', 'bicubic'). Received: interpolation=area"
+               "\x1b[0m\n\nArguments received by Resizing.call():\n  inputs=tf.Tensor(shape=(3, 12, 10, 3))")
+
+    def raising(message):
+        def build():
+            raise ValueError(message)
+        return build
+
+    with pytest.raises(CaseNotApplicable, match=r"Resizing takes no interpolation='area', only one of "
+                                                r"\('bilinear', 'nearest', 'bicubic'\)"):
+        needs_keras_names(raising(keras33))()
+    with pytest.raises(ValueError):
+        needs_keras_names(raising(keras33.split("\n\n", 1)[1]))()
+    with pytest.raises(ValueError):
+        needs_keras_names(raising("The last dimension of `query_shape` and `value_shape` must be equal"))()
+
+
+def test_what_keras_2_refuses_makes_the_case_not_applicable():
+    """How Keras 2.12 to 2.15 refuse what came with Keras 3 (seen on the stacks tf212 to tf215): a constructor
+    argument its base Layer does not understand, a keyword a function does not take, `from keras import ops`,
+    keras.ops inside a Lambda (re-raised by the layer's call without obj); the refusing layer is named
+    from the traceback.  A TypeError of another kind stays an error of the case."""
+    import keras
+
+    from cases.api import CaseNotApplicable
+    from cases.layers import needs_keras_names
+
+    class Old(keras.layers.Layer):
+        def __init__(self, **kwargs):
+            raise TypeError("('Keyword argument not understood:', 'rms_scaling')")
+
+    Old.__module__ = "keras.layers.normalization"     # where Keras 2's own layers live
+    with pytest.raises(CaseNotApplicable, match=r"keras\.layers\.Old takes no argument 'rms_scaling'"):
+        needs_keras_names(lambda: Old(rms_scaling=True))()
+
+    def raising(exc):
+        def build():
+            raise exc
+        return build
+
+    for exc, said in [
+        (TypeError("Exception encountered when calling layer \"activation_1\" (type Activation). Got an unexpected "
+                   "keyword argument 'negative_slope'"), "keras.layers.Activation takes no argument 'negative_slope'"),
+        (ImportError("cannot import name 'ops' from 'keras' (/x/keras/__init__.py)"), "has no keras.ops "),
+        (AttributeError("Exception encountered when calling layer \"lambda\" (type Lambda). module 'keras' has no "
+                        "attribute 'ops'"), "has no keras.ops "),
+    ]:
+        with pytest.raises(CaseNotApplicable, match=re.escape(said)):
+            needs_keras_names(raising(exc))()
+    with pytest.raises(TypeError):
+        needs_keras_names(raising(TypeError("unsupported operand type(s) for +: 'int' and 'str'")))()

@@ -57,6 +57,23 @@ def test_durations_are_each_cells_seconds_by_node_id_the_mean_over_stacks(tmp_pa
         "mlp-tf2onnx-opset13", "mlp-tf2onnx-opset9", "lstm-tf2onnx-opset13", "gru-keras-export-opset18")}
 
 
+def test_plan_cuts_each_stack_as_pytest_split_would_and_scales_the_runs_wall_time(tmp_path, capsys):
+    """Four cells of 1, 3, 2 and 2 s in a run of 80 s wall: one group is the whole run, two groups cut
+    consecutive slices of about equal seconds ([1, 3] and [2, 2]: the longest holds 4 of the 8 s, so 40 s)."""
+    recs = [fakes.rec(f"c{i}", "tf2onnx", 13, "PASS", stack="old", seconds=s) for i, s in enumerate([1.0, 3.0, 2.0, 2.0])]
+    d = fakes.doc(recs, stack="old")
+    d["run"]["wall_seconds"] = 80.0
+    row = stacks.plan(d, [1, 2])[0]
+    assert (row["stack"], row["cells"], row["cell_seconds"], row["wall_seconds"]) == ("old", 4, 8.0, 80.0)
+    assert row["groups"][1] == {"cells": 4, "cell_seconds": 8.0, "wall_seconds": 80.0}
+    assert row["groups"][2] == {"cells": 2, "cell_seconds": 4.0, "wall_seconds": 40.0}
+    assert stacks.main(["plan", _write(tmp_path, "old.json", d), "--groups", "1,2"]) == 0
+    out = capsys.readouterr().out
+    assert "| old | 4 | 8 | 1 min 20 s | 1 min 20 s | 0 min 40 s |" in out
+    assert stacks.main(["plan", _write(tmp_path, "old.json", d), "--groups", "two"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
 def test_durations_from_an_interrupted_runs_partial_file(tmp_path):
     doc = fakes.doc([fakes.rec("mlp", "tf2onnx", 13, "PASS", seconds=1.5)])
     partial = tmp_path / "results.partial.jsonl"

@@ -48,36 +48,84 @@ def uniform(shape: Sequence[int], low: float, high: float, rng: np.random.Genera
     return [rng.uniform(low, high, size=(batch, *shape)).astype("float32")]
 
 
+_WRITTEN_FOR = "(the layer library is written against Keras 3.15)"
+#: an argument the installed Keras refuses by name: Keras 3 (``Unrecognized keyword arguments passed to
+#: Resizing: {'antialias': True}``), Keras 2's base Layer (``('Keyword argument not understood:', 'rms_scaling')``),
+#: a function or call without it (``Got an unexpected keyword argument 'negative_slope'``)
+_REFUSED_ARGUMENT = re.compile(r"Unrecognized keyword arguments passed to \w+: \{'(\w+)'"
+                               r"|\('Keyword argument not understood:', '(\w+)'\)"
+                               r"|[Gg]ot an unexpected keyword argument '(\w+)'")
+#: a value the installed Keras does not offer yet (interpolation='area' before Keras 3.4)
+_REFUSED_VALUE = re.compile(r"when calling (\w+)\.call\(\).*Invalid value for argument `(\w+)`\. Expected of one "
+                            r"(\([^)]*\))\. Received: \w+=(\w+)", re.S)
+#: a name that keras (or one of its modules) lacks, where the AttributeError lost its obj (re-raised by a
+#: layer's call on Keras 2) or the builder imported it
+_MISSING_NAME = re.compile(r"module 'keras(?:\.(\w+))?' has no attribute '(\w+)'|cannot import name '(\w+)' from 'keras'")
+
+
+def _keras_class(exc: BaseException) -> str | None:
+    """The Keras layer whose constructor or call refused (the outermost frame whose ``self`` is a Keras
+    layer), for the message."""
+    tb = exc.__traceback__
+    while tb is not None:
+        owner = tb.tb_frame.f_locals.get("self")
+        if owner is not None and type(owner).__module__.split(".")[0] in ("keras", "tf_keras"):
+            return type(owner).__name__
+        tb = tb.tb_next
+    return None
+
+
+def not_applicable(exc: BaseException) -> str | None:
+    """Why ``exc``, raised while building a case, means the case cannot exist on the installed Keras (a
+    layer, activation, op, argument or argument value it lacks), or None for any other failure."""
+    import keras
+
+    version = f"Keras {keras.__version__}"
+    text = str(exc)
+    if isinstance(exc, AttributeError) and getattr(exc, "name", None):
+        # told apart by the AttributeError's own obj and name (Python 3.10+), not by its message
+        modules = {"keras.layers.": keras.layers, "keras.activations.": keras.activations,
+                   "keras.ops.": getattr(keras, "ops", None), "keras.": keras}   # keras.ops itself on Keras 2
+        where = next((k for k, m in modules.items() if m is not None and getattr(exc, "obj", None) is m), None)
+        if where:
+            return f"{version} has no {where}{exc.name} {_WRITTEN_FOR}"
+    if isinstance(exc, (AttributeError, ImportError)):
+        m = _MISSING_NAME.search(text)
+        if m:
+            return f"{version} has no keras.{m.group(1) + '.' if m.group(1) else ''}{m.group(2) or m.group(3)} {_WRITTEN_FOR}"
+    if isinstance(exc, (TypeError, ValueError)):
+        m = _REFUSED_VALUE.search(text)
+        if m:
+            return f"{version}'s {m.group(1)} takes no {m.group(2)}={m.group(4)!r}, only one of {m.group(3)} {_WRITTEN_FOR}"
+        m = _REFUSED_ARGUMENT.search(text)
+        if m:
+            arg = next(g for g in m.groups() if g)
+            named = re.search(r"\(type (\w+)\)", text)   # Keras 2 names the layer whose call refused
+            where = _keras_class(exc) or (named.group(1) if named else None)
+            if m.group(1):   # Keras 3: the refusing class is named; an argument it has is another failure
+                import inspect
+
+                where = re.search(r"passed to (\w+):", text).group(1)
+                cls = getattr(keras.layers, where, None)
+                if cls is None or arg in inspect.signature(cls.__init__).parameters:
+                    return None
+            owner = f"{version}'s keras.layers.{where}" if where else version
+            return f"{owner} takes no argument {arg!r} {_WRITTEN_FOR}"
+    return None
+
+
 def needs_keras_names(build: Callable[[], Any]) -> Callable[[], Any]:
-    """``build`` whose lookup of a name that ``keras.layers``, ``keras.activations`` or ``keras.ops``
-    does not have on the installed Keras raises :class:`CaseNotApplicable` (the cell is NOT_APPLICABLE:
-    the case cannot exist there) instead of CASE_ERROR.  Told apart by the AttributeError's own
-    ``obj`` and ``name`` (Python 3.10+), not by its message."""
+    """``build`` that raises :class:`CaseNotApplicable` (the cell is NOT_APPLICABLE: the case cannot exist
+    there) where the installed Keras lacks a name, argument or argument value the case uses
+    (:func:`not_applicable`), instead of CASE_ERROR; any other failure is raised as it is."""
     def build_where_it_exists():
         try:
             return build()
-        except ValueError as exc:
-            # an argument the installed Keras's layer does not take yet (Resizing(antialias=...) before
-            # Keras 3.9): Keras's base Layer refuses it by name; checked against the constructor's signature
-            import inspect
-
-            import keras
-
-            m = re.match(r"Unrecognized keyword arguments passed to (\w+): \{'(\w+)'", str(exc))
-            cls = getattr(keras.layers, m.group(1), None) if m else None
-            if cls is not None and m.group(2) not in inspect.signature(cls.__init__).parameters:
-                raise CaseNotApplicable(f"Keras {keras.__version__}'s keras.layers.{m.group(1)} takes no argument "
-                                        f"{m.group(2)!r} (the layer library is written against Keras 3.15)") from exc
-            raise
-        except AttributeError as exc:
-            import keras
-
-            modules = {"layers": keras.layers, "activations": keras.activations, "ops": getattr(keras, "ops", None)}
-            where = next((k for k, m in modules.items() if m is not None and getattr(exc, "obj", None) is m), None)
-            if where and getattr(exc, "name", None):
-                raise CaseNotApplicable(f"Keras {keras.__version__} has no keras.{where}.{exc.name} "
-                                        "(the layer library is written against Keras 3.15)") from exc
-            raise
+        except (AttributeError, ImportError, TypeError, ValueError) as exc:
+            why = not_applicable(exc)
+            if why is None:
+                raise
+            raise CaseNotApplicable(why) from exc
 
     return build_where_it_exists
 

@@ -2,10 +2,16 @@
 
 One row per case x converter, one column per stack (oldest first, in the order of stacks.toml),
 caniuse style: each cell says whether the case converts and matches on that stack (every opset
-run), fails as an expectations entry says (``known``), fails otherwise, or does not apply; the
+run), fails as a cause of ``causes.toml`` says (``known``), fails otherwise, or does not apply; the
 last column says since which version of which package it works, or broke, as far as the runs
-show.  A click on a cell opens its per-opset records (status, deciding stage, reason, the entry
-and its link), rendered from data embedded once in the page, with ``textContent`` only.
+show.  The Causes view lists every cause across the stacks (cells per stack, since when fixed).
+A click on a cell opens its per-opset records (status, deciding stage, reason, the cause and its
+link).
+
+Built for every case of every stack (25,000 cells and more): the page embeds one compact data
+document (a string table, rows as indices, records per cell) and its script draws the rows that the
+filters keep, rows that differ across stacks first, and the details of a cell on its click, with
+``textContent`` only.
 
 Built from results files alone (several per-stack files, or one merged file); status facts
 (rank, tried, labels) come from the status table, ``conformance/statuses.py``.
@@ -20,6 +26,7 @@ import jinja2
 from markupsafe import Markup
 from packaging.version import InvalidVersion, Version
 
+from conformance.causes import KIND_ORDER
 from conformance.loader import builtin_converters, converter_packages, package_name
 from conformance.report.merge import merge_docs, stacks_meta
 from conformance.run.results import ResultsError, load
@@ -124,48 +131,109 @@ def _embed(data) -> Markup:
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
-def _detail(rec: dict, causes: dict | None = None) -> dict:
-    exp = ((causes or {}).get(rec["cause"]) or {}) if rec.get("cause") else (rec.get("expectation") or {})
-    return {"opset": rec.get("opset"), "status": rec.get("status"), "observed": rec.get("observed_status"),
-            "stage": rec.get("stage"), "reason": " ".join(str(rec.get("reason") or "").split())[:600],
-            "entry": exp.get("reason") if isinstance(exp, dict) else None,
-            "link": exp.get("link") if isinstance(exp, dict) else None,
-            "seconds": rec.get("seconds"), "nodeid": rec.get("nodeid")}
+class _Strings:
+    """A string table: every text of the page once, cells and records point to it by index."""
+
+    def __init__(self):
+        self.items: list[str] = []
+        self._index: dict[str, int] = {}
+
+    def __call__(self, text) -> int:
+        text = "" if text is None else str(text)
+        i = self._index.get(text)
+        if i is None:
+            i = self._index[text] = len(self.items)
+            self.items.append(text)
+        return i
+
+
+#: how much of a record's reason the page keeps (the stack's own results.json and matrix page keep it all)
+REASON_CHARS = 300
+
+
+def _record(rec: dict, s: _Strings, cause_ix: dict[str, int]) -> list:
+    """One per-opset record, compact: [opset, status, observed, stage, reason, cause, seconds] (strings by index;
+    cause -1 when none).  An explained failure keeps its normalized signature (the same failure reads the same
+    on every stack and case, so the table holds it once), anything else the start of its reason."""
+    text = rec.get("signature") if rec.get("cause") and rec.get("signature") else rec.get("reason")
+    text = " ".join(str(text or "").split())
+    if len(text) > REASON_CHARS:
+        text = text[:REASON_CHARS].rsplit(" ", 1)[0] + " ..."
+    seconds = rec.get("seconds")
+    return [int(rec["opset"]), s(rec.get("status")), s(rec.get("observed_status") or rec.get("status")),
+            s(rec.get("stage")), s(text), cause_ix.get(rec.get("cause") or "", -1),
+            None if seconds is None else round(float(seconds), 1)]
+
+
+def _causes_across(doc: dict, rows: list[dict], names: list[str], envs: dict) -> list[dict]:
+    """Every cause a record names, across stacks: cells per stack, which rows, and since when it is gone
+    (``since`` over the stacks that ran its rows: a stack where none of them shows it counts as fixed)."""
+    registry = doc.get("causes") or {}
+    seen: dict[str, dict] = {}
+    for i, row in enumerate(rows):
+        for n, recs in row["records"].items():
+            for r in recs:
+                cid = r.get("cause")
+                if cid:
+                    c = seen.setdefault(cid, {"cells": collections.Counter(), "rows": set()})
+                    c["cells"][n] += 1
+                    c["rows"].add(i)
+    out = []
+    for cid, c in seen.items():
+        outcomes = {}
+        for n in names:
+            recs = [r for i in c["rows"] for r in rows[i]["records"].get(n, []) if facts(r["status"]).tried]
+            if recs:
+                outcomes[n] = not any(r.get("cause") == cid for r in recs)
+        meta = registry.get(cid) or {}
+        gone = since(outcomes, envs)
+        text = {"works": gone["text"].replace("works since", "fixed since", 1), "all": "",
+                "never": "seen on every stack that ran its cases"}.get(gone["kind"], gone["text"])
+        out.append({"id": cid, "title": meta.get("title") or cid, "kind": meta.get("kind") or "",
+                    "link": meta.get("link") or "", "reason": meta.get("reason") or "",
+                    "cells": [c["cells"].get(n, 0) for n in names], "rows": sorted(c["rows"]),
+                    "since": text, "also": gone["also"]})
+    kind_rank = {k: i for i, k in enumerate(KIND_ORDER)}
+    out.sort(key=lambda c: (kind_rank.get(c["kind"], len(kind_rank)), -sum(c["cells"]), c["id"]))
+    return out
 
 
 def build_view(doc: dict, stacks_file=None, title: str | None = None) -> dict:
+    """The page's view: summary tables (rendered by the template) and one compact data document
+    (``data``, embedded once) from which the page's script draws the grid, the causes and the details."""
     metas = stacks_meta(doc)
     cells: dict[tuple[str, str], dict[str, list[dict]]] = collections.defaultdict(lambda: collections.defaultdict(list))
     families: dict[str, str] = {}
+    layers: dict[str, set[str]] = collections.defaultdict(set)
     for r in doc["records"]:
         stack = str(r.get("stack") or "default")
         cells[(r["case"], r["converter"])][stack].append(r)
         families.setdefault(r["case"], str(r.get("family") or ""))
+        layers[r["case"]].update(name for name in ((r.get("facts") or {}).get("keras_layers") or ()) if name != "InputLayer")
     names = _stack_order(sorted({s for by in cells.values() for s in by}), metas, stacks_file)
     envs = {n: metas.get(n, {}).get("environment", {}).get("packages", {}) or {} for n in names}
     columns = [p for p in PACKAGES if p not in _OWN[1:] or any(envs[n].get(p) for n in names)]
 
     stacks_rows, per_conv = [], collections.defaultdict(lambda: collections.defaultdict(collections.Counter))
-    rows, details = [], []
+    rows = []
     for (case, conv) in sorted(cells, key=lambda k: (k[1], families.get(k[0], ""), k[0])):
         by = cells[(case, conv)]
-        row_cells, outcomes = [], {}
+        row_cells, outcomes, records = [], {}, {}
         for n in names:
             recs = sorted(by.get(n, []), key=lambda r: int(r["opset"]))
             if not recs:
-                row_cells.append({"kind": "missing", "label": "", "d": None})
+                row_cells.append({"kind": "missing", "label": ""})
                 continue
             v = verdict(recs)
             per_conv[conv][n][v["kind"]] += 1
             if v["kind"] in ("pass", "known", "fail", "part"):
                 outcomes[n] = v["kind"] == "pass"
-            details.append({"case": case, "converter": conv, "stack": n,
-                            "cells": [_detail(r, doc.get("causes")) for r in recs]})
-            row_cells.append(dict(v, d=len(details) - 1))
+            records[n] = recs
+            row_cells.append(v)
         s = since(outcomes, envs, _order_for(conv))
         differs = len({c["kind"] for c in row_cells if c["kind"] != "missing"}) > 1
         rows.append({"case": case, "converter": conv, "family": families.get(case, ""), "cells": row_cells,
-                     "since": s, "differs": differs})
+                     "since": s, "differs": differs, "records": records})
     for n in names:
         meta = metas.get(n, {})
         runs = meta.get("runs", [])
@@ -188,10 +256,42 @@ def build_view(doc: dict, stacks_file=None, title: str | None = None) -> dict:
                          "kind": "missing" if not sum(c.values()) else "na" if not tried else
                          "pass" if c["pass"] == tried else "fail" if c["pass"] == 0 else "part"})
         converters.append({"name": conv, "cells": line})
+
+    s = _Strings()
+    causes = _causes_across(doc, rows, names, envs)
+    cause_ix = {c["id"]: i for i, c in enumerate(causes)}
+    case_names = sorted({r["case"] for r in rows})
+    case_ix = {c: i for i, c in enumerate(case_names)}
+    conv_names = sorted({r["converter"] for r in rows})
+    conv_ix = {c: i for i, c in enumerate(conv_names)}
+    layer_names = sorted({name for c in case_names for name in layers[c]})
+    layer_ix = {name: i for i, name in enumerate(layer_names)}
+    kinds = ["missing", "pass", "known", "fail", "part", "na"]
+    details: list[list] = []
+    data_rows = []
+    for row in rows:
+        packed = []
+        for n, c in zip(names, row["cells"]):
+            if c["kind"] == "missing":
+                packed.append(0)
+                continue
+            details.append([_record(r, s, cause_ix) for r in row["records"][n]])
+            packed.append([kinds.index(c["kind"]), s(c["label"]), len(details) - 1])
+        data_rows.append([case_ix[row["case"]], conv_ix[row["converter"]], packed, s(row["since"]["text"]),
+                          s(row["since"]["kind"]), [s(a) for a in row["since"]["also"]], int(row["differs"])])
+    data = {
+        "stacks": names, "converters": conv_names, "kinds": kinds, "layers": layer_names,
+        "cases": [[c, s(families.get(c, "")), sorted(layer_ix[name] for name in layers[c])] for c in case_names],
+        "rows": data_rows, "details": details,
+        "causes": [{**{k: c[k] for k in ("id", "title", "kind", "link", "cells", "rows", "since", "also")},
+                    "reason": c["reason"]} for c in causes],
+        "strings": s.items,
+    }
     return {"title": title or f"Keras -> ONNX across {len(names)} stacks", "stacks": names,
-            "packages": columns, "stack_rows": stacks_rows, "converters": converters, "rows": rows,
-            "details": _embed(details), "n_rows": len(rows),
-            "n_differ": sum(r["differs"] for r in rows)}
+            "packages": columns, "stack_rows": stacks_rows, "converters": converters,
+            "families": sorted({f for f in families.values() if f}), "layers": layer_names,
+            "rows": rows, "causes": causes, "data": _embed(data), "n_rows": len(rows),
+            "n_differ": sum(r["differs"] for r in rows), "n_causes": len(causes)}
 
 
 def render(doc: dict, stacks_file=None, title: str | None = None) -> str:
