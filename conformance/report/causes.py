@@ -78,7 +78,9 @@ def rejudge(doc: dict, causes: list) -> tuple[dict, list[dict]]:
         if d.status == Status.XPASS:
             xpass.append(r)
         out.append(r)
-    return dict(doc, records=out), xpass
+    # the registry the records now name (its titles, kinds, links), not the one they were recorded with
+    registry = {c.id: dict(c.to_json(), active=None) for c in causes}
+    return dict(doc, records=out, causes=registry), xpass
 
 
 def unexplained(rec: dict) -> bool:

@@ -187,8 +187,10 @@ def _causes_across(doc: dict, rows: list[dict], names: list[str], envs: dict) ->
                 outcomes[n] = not any(r.get("cause") == cid for r in recs)
         meta = registry.get(cid) or {}
         gone = since(outcomes, envs)
-        text = {"works": gone["text"].replace("works since", "fixed since", 1), "all": "",
-                "never": "seen on every stack that ran its cases"}.get(gone["kind"], gone["text"])
+        # told as the cause's: "works" is where it is not seen
+        text = {"works": gone["text"].replace("works since", "fixed since", 1).replace("(fails up to", "(seen up to"),
+                "broken": gone["text"].replace("broken since", "seen since", 1).replace("(works up to", "(not up to"),
+                "all": "", "never": "seen on every stack that ran its cases"}.get(gone["kind"], gone["text"])
         out.append({"id": cid, "title": meta.get("title") or cid, "kind": meta.get("kind") or "",
                     "link": meta.get("link") or "", "reason": meta.get("reason") or "",
                     "cells": [c["cells"].get(n, 0) for n in names], "rows": sorted(c["rows"]),
@@ -254,7 +256,8 @@ def build_view(doc: dict, stacks_file=None, title: str | None = None) -> dict:
             tried = c["pass"] + c["known"] + c["fail"] + c["part"]
             line.append({"pass": c["pass"], "tried": tried,
                          "kind": "missing" if not sum(c.values()) else "na" if not tried else
-                         "pass" if c["pass"] == tried else "fail" if c["pass"] == 0 else "part"})
+                         "pass" if c["pass"] == tried else "fail" if c["fail"] else
+                         "known" if c["pass"] == 0 and not c["part"] else "part"})
         converters.append({"name": conv, "cells": line})
 
     s = _Strings()
