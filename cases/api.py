@@ -91,6 +91,10 @@ class Case:
                 ``"saved_model"`` for a TensorFlow SavedModel that is no Keras model.
     source:     the file or directory the case was loaded from (``--model PATH``);
                 empty for cases built by code.
+    not_applicable: optional ``(exception) -> reason or None``: which failures of the build
+                (the builder, or Keras computing the reference) mean the case cannot exist on the
+                installed stack; the cell is then NOT_APPLICABLE with the reason, like a builder
+                raising :class:`CaseNotApplicable` (the layer library: ``cases.layers.not_applicable``).
     """
 
     name: str
@@ -109,6 +113,8 @@ class Case:
     build_returns_inputs: bool = False
     #: the saved model file or SavedModel directory the case loads (``--model``), "" for built cases
     source: str = ""
+    #: which build failures mean the case cannot exist on the installed stack (see the docstring)
+    not_applicable: Callable[[BaseException], str | None] | None = None
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name):

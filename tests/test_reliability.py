@@ -260,8 +260,24 @@ def _broken():
     raise ValueError("a bug of the case")
 
 
+def _old_keras(exc):
+    # as cases.layers.not_applicable: a value this Keras refuses only when the layer runs
+    return "Keras 0.1 takes no interpolation='area'" if "Invalid value" in str(exc) else None
+
+
+def _refused_when_run():
+    raise ValueError("Invalid value for argument `interpolation`")
+
+
+def _classifier_fails(exc):
+    raise RuntimeError("a bug of the classifier")
+
+
 CASES = [Case("na_missing_class", "fake", _missing, keras=NO_KERAS),
-         Case("na_broken_builder", "fake", _broken, keras=NO_KERAS)]
+         Case("na_broken_builder", "fake", _broken, keras=NO_KERAS),
+         Case("na_refused_value", "fake", _refused_when_run, keras=NO_KERAS, not_applicable=_old_keras),
+         Case("na_other_error", "fake", _broken, keras=NO_KERAS, not_applicable=_old_keras),
+         Case("na_faulty_classifier", "fake", _broken, keras=NO_KERAS, not_applicable=_classifier_fails)]
 '''
 
 
@@ -276,3 +292,9 @@ def test_a_case_that_cannot_exist_on_the_stack_is_not_applicable_and_a_broken_on
     assert got["na_missing_class"]["status"] == "NOT_APPLICABLE", got["na_missing_class"]["reason"]
     assert got["na_missing_class"]["reason"] == "Keras 0.1 has no keras.layers.Imaginary"
     assert got["na_broken_builder"]["status"] == "CASE_ERROR" and "a bug of the case" in got["na_broken_builder"]["reason"]
+    # a case's own classifier of build failures: the refused value is NOT_APPLICABLE, anything else (or a
+    # classifier that fails itself) stays the case's error
+    assert got["na_refused_value"]["status"] == "NOT_APPLICABLE"
+    assert got["na_refused_value"]["reason"] == "Keras 0.1 takes no interpolation='area'"
+    for name in ("na_other_error", "na_faulty_classifier"):
+        assert got[name]["status"] == "CASE_ERROR" and "a bug of the case" in got[name]["reason"], name

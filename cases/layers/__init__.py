@@ -158,7 +158,7 @@ def layer_case(name: str, family: str, cls: str, kwargs: dict | None = None, *, 
     args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
     return Case(name, family, needs_keras_names(partial(_build_single, cls, kwargs, shape, dtype, dict(call or {}), head)),
                 inputs, batch=batch, tolerance=tolerance, tags=frozenset({LAYERS_TAG, *tags}),
-                description=description or f"{cls}({args}) on input {shape} {dtype}")
+                description=description or f"{cls}({args}) on input {shape} {dtype}", not_applicable=not_applicable)
 
 
 def model_case(name: str, family: str, build: Callable[[], Any], inputs: Callable | None = None, *,
@@ -166,4 +166,4 @@ def model_case(name: str, family: str, build: Callable[[], Any], inputs: Callabl
                batch: int = 3) -> Case:
     """A layer-library case with its own builder (several inputs, wrappers, masks, ...)."""
     return Case(name, family, needs_keras_names(build), inputs, batch=batch, tolerance=tolerance,
-                tags=frozenset({LAYERS_TAG, *tags}), description=description)
+                tags=frozenset({LAYERS_TAG, *tags}), description=description, not_applicable=not_applicable)

@@ -96,6 +96,17 @@ def _output_names(model, n: int) -> list[str]:
     return names
 
 
+def _not_applicable(case: Case, exc: BaseException) -> str | None:
+    """The case's reason why ``exc`` means it cannot exist on this stack, or None (also when its
+    classifier itself fails: then the build's own error is what the cell records)."""
+    if case.not_applicable is None:
+        return None
+    try:
+        return case.not_applicable(exc)
+    except Exception:  # noqa: BLE001 - a faulty classifier must not hide the build's error
+        return None
+
+
 def build_case(case: Case) -> Built:
     t0 = time.perf_counter()
     _seed_everything(case)
@@ -218,7 +229,10 @@ class WorkerState:
         except CaseNotApplicable as exc:  # the case cannot exist on this stack: no claim, no failure
             built, stage = None, {"ok": False, "not_applicable": str(exc)}
         except Exception as exc:
-            built, stage = None, {"ok": False, "error": error_text(exc), "traceback": traceback_tail(exc)}
+            # the case's own judgement: a Keras that refuses an argument value only when the layer runs
+            why = _not_applicable(case, exc)
+            built, stage = None, ({"ok": False, "not_applicable": why} if why else
+                                  {"ok": False, "error": error_text(exc), "traceback": traceback_tail(exc)})
         self.built[key] = (built, stage)
         while len(self.built) > CASE_CACHE_SIZE:
             (old_ref, old_name), _ = self.built.popitem(last=False)
