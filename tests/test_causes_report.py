@@ -159,3 +159,24 @@ def test_propose_lists_a_known_cause_whose_when_does_not_hold_as_one_to_widen(tm
     reg.write_text(_cause("seq", ["tf2onnx>=1.16,<1.18"]))             # widened: explained, nothing to widen
     assert main(["causes", "propose", str(f), "--causes", str(reg), "-o", str(out)]) == 0
     assert "WIDEN" not in out.read_text()
+
+
+def test_a_slim_baseline_keeps_each_cases_tags_and_layers_so_it_can_be_judged_by_scope():
+    """A cause scoped by tag or Keras layer class judges the committed stacks baseline too: the slim file
+    keeps, once per case, the tags and layer classes its records had (merge keeps the table)."""
+    from conformance.report.causes import rejudge
+    from conformance.report.gate import slim_baseline
+    from conformance.report.merge import merge_docs
+
+    r = rec("act_elu", "keras2onnx-api", 13, "CONVERT_ERROR", tags=["layers"])
+    r["facts"]["keras_layers"] = ["InputLayer", "ELU"]
+    slim = slim_baseline(doc([r]))
+    assert slim["cases"] == {"act_elu": {"tags": ["layers"], "layers": ["ELU"]}}
+    assert "tags" not in slim["records"][0] and "facts" not in slim["records"][0]
+    merged = merge_docs([("a", slim), ("b", slim_baseline(doc([rec("mlp", "tf2onnx", 13, "PASS", stack="b")], stack="b")))])
+    assert merged["cases"]["act_elu"] == {"tags": ["layers"], "layers": ["ELU"]}
+    for scope in ('tags = "layers"', 'layers = "ELU"'):
+        causes = parse(tomllib.loads(f'[[cause]]\nid = "k"\ntitle = "t"\nkind = "conversion error"\nsignature = "x"\n'
+                                    f'{scope}\nlink = "https://example.org/1"\nreason = "r"\n'), "t.toml")
+        judged, _ = rejudge(merged, causes)
+        assert [x["status"] for x in judged["records"] if x["case"] == "act_elu"] == ["XFAIL"], scope

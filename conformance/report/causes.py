@@ -58,6 +58,7 @@ def rejudge(doc: dict, causes: list) -> tuple[dict, list[dict]]:
 
     meta = stacks_meta(doc)
     registries: dict[str, causes_mod.Registry] = {}
+    case_info = doc.get("cases") or {}
     out, xpass = [], []
     for r in doc["records"]:
         stack = str(r.get("stack") or "default")
@@ -70,7 +71,11 @@ def rejudge(doc: dict, causes: list) -> tuple[dict, list[dict]]:
         except ValueError:
             out.append(r)
             continue
-        match = registries[stack].match(causes_mod.CellView.of_record(r), observed, signature=signature_of(r))
+        seen = r
+        if "tags" not in r and r["case"] in case_info:   # a slim record: its case's tags and layers
+            info = case_info[r["case"]]
+            seen = dict(r, tags=info.get("tags") or [], facts={"keras_layers": info.get("layers")})
+        match = registries[stack].match(causes_mod.CellView.of_record(seen), observed, signature=signature_of(r))
         d = apply_causes(Decision(status, observed_reason(r) or "", r.get("stage")), match)
         expected = match.cause or next((c for c in match.covering if c.id == d.cause), None)
         r = dict(r, status=d.status.value, observed_status=observed, cause=d.cause, signature=match.signature,

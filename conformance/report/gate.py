@@ -41,6 +41,19 @@ class RunReport:
 BASELINE_KEYS = ("case", "converter", "opset", "stack", "status", "observed_status", "stage")
 
 
+def case_table(doc: dict) -> dict[str, dict]:
+    """{case: {"tags": [...], "layers": [...]}} from a results document's records (a slim one's own table)."""
+    table: dict[str, dict] = {k: dict(v) for k, v in (doc.get("cases") or {}).items()}
+    for r in doc["records"]:
+        entry = table.setdefault(r["case"], {})
+        if r.get("tags") and "tags" not in entry:
+            entry["tags"] = sorted(r["tags"])
+        layers = (r.get("facts") or {}).get("keras_layers")
+        if layers and "layers" not in entry:
+            entry["layers"] = sorted(set(layers) - {"InputLayer"})
+    return {k: v for k, v in sorted(table.items()) if v}
+
+
 def slim_baseline(doc: dict) -> dict:
     """The part of a results document the gate needs: each cell's key and statuses, the run and the
     environment (no stages, facts or reasons: a baseline is committed, and refreshed; so the run's
@@ -50,6 +63,9 @@ def slim_baseline(doc: dict) -> dict:
     records = [{k: r[k] for k in BASELINE_KEYS if r.get(k) is not None} for r in doc["records"]]
     out = {k: portable(doc[k]) for k in ("schema_version", "run", "environment") if k in doc}
     out["kind"] = "baseline"
+    # what a cause's scope may ask of a cell besides its key, once per case (not per record): its tags
+    # and the Keras layer classes its model holds, so a slim file can be judged against causes.toml
+    out["cases"] = case_table(doc)
     if "stacks" in doc:
         out["stacks"] = {name: portable({"environment": meta.get("environment", {}), "runs": meta.get("runs", [])})
                          for name, meta in doc["stacks"].items()}

@@ -116,6 +116,14 @@ def merge_docs(docs: list[tuple[str, dict]]) -> dict:
         first["converters"], {k: v for m in stacks.values() for k, v in m["converters"].items()}),
         records, stale, complete, causes)
     doc["stacks"] = stacks
+    if any("cases" in d for _label, d in docs):   # slim baselines: their per-case table (tags, layers)
+        from conformance.report.gate import case_table
+
+        table: dict[str, dict] = {}
+        for _label, d in docs:
+            for case, entry in case_table(d).items():
+                table.setdefault(case, entry)
+        doc["cases"] = table
     return doc
 
 
