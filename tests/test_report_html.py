@@ -455,4 +455,5 @@ def test_diff_and_stacks_page_read_the_cause_not_the_entry():
     strict_new = doc([rec("a", "c1", 13, "XFAIL", cause="firm")], causes=[cause("firm")])
     assert [c.kind for c in diff(old, strict_new).changes] == ["regression"]
     view = build_view(new, stacks_file="/no/such/stacks.toml")
-    assert "https://github.com/onnx/tensorflow-onnx/issues/1" in str(view["details"])
+    assert [c["link"] for c in view["causes"]] == ["https://github.com/onnx/tensorflow-onnx/issues/1"]
+    assert "https://github.com/onnx/tensorflow-onnx/issues/1" in str(view["data"])

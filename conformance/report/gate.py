@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from conformance.report.merge import case_table
 from conformance.run.results import ResultsError, load
 
 HTML = "matrix.html"
@@ -39,19 +40,6 @@ class RunReport:
 
 #: what a baseline keeps of each record: the cell, its stack and the statuses the gate compares
 BASELINE_KEYS = ("case", "converter", "opset", "stack", "status", "observed_status", "stage")
-
-
-def case_table(doc: dict) -> dict[str, dict]:
-    """{case: {"tags": [...], "layers": [...]}} from a results document's records (a slim one's own table)."""
-    table: dict[str, dict] = {k: dict(v) for k, v in (doc.get("cases") or {}).items()}
-    for r in doc["records"]:
-        entry = table.setdefault(r["case"], {})
-        if r.get("tags") and "tags" not in entry:
-            entry["tags"] = sorted(r["tags"])
-        layers = (r.get("facts") or {}).get("keras_layers")
-        if layers and "layers" not in entry:
-            entry["layers"] = sorted(set(layers) - {"InputLayer"})
-    return {k: v for k, v in sorted(table.items()) if v}
 
 
 def slim_baseline(doc: dict) -> dict:

@@ -47,6 +47,19 @@ def _stale(lists: list[list[str]], used: set[str]) -> list[str]:
     return out
 
 
+def case_table(doc: dict) -> dict[str, dict]:
+    """{case: {"tags": [...], "layers": [...]}} from a results document's records (a slim one's own table)."""
+    table: dict[str, dict] = {k: dict(v) for k, v in (doc.get("cases") or {}).items()}
+    for r in doc["records"]:
+        entry = table.setdefault(r["case"], {})
+        if r.get("tags") and "tags" not in entry:
+            entry["tags"] = sorted(r["tags"])
+        layers = (r.get("facts") or {}).get("keras_layers")
+        if layers and "layers" not in entry:
+            entry["layers"] = sorted(set(layers) - {"InputLayer"})
+    return {k: v for k, v in sorted(table.items()) if v}
+
+
 def merge_docs(docs: list[tuple[str, dict]]) -> dict:
     """Merge loaded documents given as (label, doc); raise ResultsError with one line on a conflict."""
     if not docs:
@@ -117,8 +130,6 @@ def merge_docs(docs: list[tuple[str, dict]]) -> dict:
         records, stale, complete, causes)
     doc["stacks"] = stacks
     if any("cases" in d for _label, d in docs):   # slim baselines: their per-case table (tags, layers)
-        from conformance.report.gate import case_table
-
         table: dict[str, dict] = {}
         for _label, d in docs:
             for case, entry in case_table(d).items():
