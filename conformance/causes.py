@@ -434,9 +434,11 @@ class Registry:
         self.causes = list(causes)
         self.versions = dict(versions)
         self.by_id = {c.id: c for c in self.causes}
+        # the versions are the run's, fixed: which parts of each scope hold is decided once, not per cell
+        self._holding = [(c, tuple(s for s in c.scopes if s.holds(self.versions))) for c in self.causes]
 
     def covering(self, cell: CellView) -> tuple[Cause, ...]:
-        return tuple(c for c in self.causes if c.covers(cell, self.versions))
+        return tuple(c for c, parts in self._holding if any(s.takes(cell) for s in parts))
 
     def match(self, cell: CellView, observed: str, reason: str | None = None,
               signature: str | None = None) -> Match:
