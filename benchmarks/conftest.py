@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import _bench
+from tests.browser import browser, chromium  # noqa: F401  (fixtures: Debian's chromium through Playwright)
 
 _STATE = pytest.StashKey()
 _HERE = Path(__file__).parent.resolve()

@@ -2,7 +2,7 @@
 
 The page is built from the committed stacks baseline (``reports/baseline/stacks-default-opset13.json``:
 every installable stack's default tier with the layer library), or from the results files given with
-``--stacks-page-results``; Playwright drives Debian's ``chromium`` (as tests/test_browser.py does).  A
+``--stacks-page-results``; Playwright drives Debian's ``chromium`` (the fixture ``browser``: tests/browser.py).  A
 round is one fresh browser tab: ``goto`` until the page's script has drawn the grid (``data-ready``).
 The issue's targets: at most 3 MB, open within 5 s.
 
@@ -12,13 +12,11 @@ The issue's targets: at most 3 MB, open within 5 s.
 from __future__ import annotations
 
 import glob
-import shutil
 import statistics
 from pathlib import Path
 
 import pytest
 
-from tests.test_browser import ARGS
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "reports" / "baseline" / "stacks-default-opset13.json"
@@ -38,28 +36,19 @@ def stacks_page(tmp_path_factory, pytestconfig) -> Path:
 
 
 @pytest.mark.benchmark(group="all-stacks page")
-def test_the_all_stacks_page_opens_within_five_seconds(benchmark, stacks_page):
-    exe = shutil.which("chromium")
-    if exe is None:
-        pytest.skip("chromium is not on PATH (Debian's chromium package)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+def test_the_all_stacks_page_opens_within_five_seconds(benchmark, stacks_page, browser):
     size = stacks_page.stat().st_size
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=exe, headless=True, args=ARGS)
-        shown: list[str] = []
+    shown: list[str] = []
 
-        def open_once():
-            ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-            tab = ctx.new_page()
-            tab.goto(stacks_page.as_uri())
-            tab.wait_for_selector("html[data-ready='1']", timeout=60_000)
-            shown.append(tab.locator("#shown").text_content())
-            ctx.close()
+    def open_once():
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        tab = ctx.new_page()
+        tab.goto(stacks_page.as_uri())
+        tab.wait_for_selector("html[data-ready='1']", timeout=60_000)
+        shown.append(tab.locator("#shown").text_content())
+        ctx.close()
 
-        try:
-            benchmark.pedantic(open_once, rounds=5, iterations=1, warmup_rounds=1)
-        finally:
-            browser.close()
+    benchmark.pedantic(open_once, rounds=5, iterations=1, warmup_rounds=1)
     benchmark.extra_info.update({"page_bytes": size, "rows": shown[-1]})
     assert size <= MAX_BYTES, f"the page is {size / 1e6:.2f} MB, over {MAX_BYTES / 1e6:.0f} MB"
     if not benchmark.disabled:

@@ -9,6 +9,7 @@ import pytest
 
 from conformance.fuzz.profiles import register as _register_hypothesis_profiles
 from conformance.worker import guard
+from tests.browser import browser, chromium, tab  # noqa: F401  (fixtures: Debian's chromium through Playwright)
 
 guard.install_from_env()
 # the fuzz's "ci" and "deep" profiles must exist before hypothesis's plugin reads --hypothesis-profile;

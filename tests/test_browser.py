@@ -9,9 +9,6 @@ are printed (``pytest -s`` shows them).
 """
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,60 +16,9 @@ import pytest
 from conformance.report.html import combine, write_html
 from tests.report_fakes import cause, doc, rec
 
-INSTALL_ENV = "CONFORMANCE_INSTALL_CHROMIUM"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions"]
 HOSTILE = "<img src=x onerror=\"document.title='pwned'\"></script><script>document.title='pwned'</script>"
 KNOWN_LINK = "https://github.com/onnx/tensorflow-onnx/issues/2096"
 UNAVAILABLE = "ImportError: cannot import name 'mapping' from 'onnx'"
-
-
-def _install() -> None:
-    if shutil.which("apt-get") is None:
-        pytest.fail(f"{INSTALL_ENV}=1 but apt-get is not on PATH (a Debian/Ubuntu machine is needed)", pytrace=False)
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
-        p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
-        if p.returncode != 0:
-            tail = (p.stderr or p.stdout).strip().splitlines()[-1:] or ["no output"]
-            pytest.fail(f"{INSTALL_ENV}=1 but `{' '.join(cmd)}` failed ({p.returncode}): {tail[0]}", pytrace=False)
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    exe = shutil.which("chromium")
-    if exe is None:
-        if os.environ.get(INSTALL_ENV) != "1":
-            pytest.skip(f"chromium is not on PATH; install Debian's chromium package or set {INSTALL_ENV}=1 "
-                        "to let this test run apt-get install -y chromium")
-        _install()
-        exe = shutil.which("chromium")
-        if exe is None:
-            pytest.fail("apt-get installed chromium but it is not on PATH", pytrace=False)
-    return exe
-
-
-@pytest.fixture(scope="module")
-def browser(chromium):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=chromium, headless=True, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture
-def tab(browser):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-    p = ctx.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda exc: errors.append(str(exc)))
-    p.errors = errors
-    yield p
-    ctx.close()
-    assert not errors, f"the page's script raised: {errors}"
 
 
 CAUSES = [cause("masked-gru", title="masked GRU at opset 9", link=KNOWN_LINK, converters=("tf2onnx",)),

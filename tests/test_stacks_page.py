@@ -163,8 +163,7 @@ def test_command_line_from_per_stack_files_and_bad_input(tmp_path, capsys):
     assert "no such file" in err and err.count("\n") == 1
 
 
-# In Debian's chromium through playwright, like tests/test_browser.py (its fixtures; skips the same way).
-from tests.test_browser import browser, chromium, tab  # noqa: E402,F401  (pytest fixtures)
+# In Debian's chromium through playwright (the fixtures browser, tab: tests/browser.py, via tests/conftest.py).
 
 
 def test_in_a_browser_a_click_opens_a_cells_records_as_text_and_filters_apply(tab, tmp_path):  # noqa: F811

@@ -12,7 +12,8 @@ nearest selected (:data:`conformance.run.cells.LAYER_OPSETS`), ``--tier full`` a
 
 The library is written against Keras 3.15.  On a Keras without one of the classes or activations a
 case uses (Keras 2, early Keras 3), the case is NOT_APPLICABLE there, saying which name is missing
-(:func:`needs_keras_names`); any other build failure stays CASE_ERROR.
+(:func:`not_applicable`, every case's ``Case.not_applicable``, asked by the worker about any build failure);
+any other build failure stays CASE_ERROR.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from cases.api import Case, CaseNotApplicable, Tolerance
+from cases.api import Case, Tolerance
 
 #: the tag of every layer-library case
 LAYERS_TAG = "layers"
@@ -114,22 +115,6 @@ def not_applicable(exc: BaseException) -> str | None:
     return None
 
 
-def needs_keras_names(build: Callable[[], Any]) -> Callable[[], Any]:
-    """``build`` that raises :class:`CaseNotApplicable` (the cell is NOT_APPLICABLE: the case cannot exist
-    there) where the installed Keras lacks a name, argument or argument value the case uses
-    (:func:`not_applicable`), instead of CASE_ERROR; any other failure is raised as it is."""
-    def build_where_it_exists():
-        try:
-            return build()
-        except (AttributeError, ImportError, TypeError, ValueError) as exc:
-            why = not_applicable(exc)
-            if why is None:
-                raise
-            raise CaseNotApplicable(why) from exc
-
-    return build_where_it_exists
-
-
 def _build_single(cls: str, kwargs: dict, shape: tuple, dtype: str, call: dict, head: str | None):
     import keras
 
@@ -156,7 +141,7 @@ def layer_case(name: str, family: str, cls: str, kwargs: dict | None = None, *, 
     if inputs is None:
         inputs = partial(integers, shape, 10, dtype=dtype) if "int" in dtype else partial(normal, shape)
     args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-    return Case(name, family, needs_keras_names(partial(_build_single, cls, kwargs, shape, dtype, dict(call or {}), head)),
+    return Case(name, family, partial(_build_single, cls, kwargs, shape, dtype, dict(call or {}), head),
                 inputs, batch=batch, tolerance=tolerance, tags=frozenset({LAYERS_TAG, *tags}),
                 description=description or f"{cls}({args}) on input {shape} {dtype}", not_applicable=not_applicable)
 
@@ -165,5 +150,5 @@ def model_case(name: str, family: str, build: Callable[[], Any], inputs: Callabl
                tolerance: Tolerance | None = None, tags: Sequence[str] = (), description: str = "",
                batch: int = 3) -> Case:
     """A layer-library case with its own builder (several inputs, wrappers, masks, ...)."""
-    return Case(name, family, needs_keras_names(build), inputs, batch=batch, tolerance=tolerance,
+    return Case(name, family, build, inputs, batch=batch, tolerance=tolerance,
                 tags=frozenset({LAYERS_TAG, *tags}), description=description, not_applicable=not_applicable)

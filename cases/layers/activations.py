@@ -43,7 +43,7 @@ def _build_activation(name: str, kwargs: dict):
     import keras
 
     x = keras.Input(SHAPE, name="x")
-    # looked up even when passed by name: a Keras without it is NOT_APPLICABLE (needs_keras_names), not a build error
+    # looked up even when passed by name: a Keras without it is NOT_APPLICABLE (cases.layers.not_applicable), not a build error
     found = getattr(keras.activations, name)
     fn = partial(found, **kwargs) if kwargs else name
     return keras.Model(x, keras.layers.Activation(fn)(x))
