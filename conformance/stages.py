@@ -54,6 +54,7 @@ class Stage(str, enum.Enum):
     APPLICABLE = "applicable"
     BUILD = "build"
     CONVERT = "convert"
+    OPSET = "opset"
     CHECKER = "checker"
     SHAPE_INFERENCE = "shape_inference"
     SESSION = "session"
@@ -108,6 +109,9 @@ TABLE: dict[Stage, Row] = {r.stage: r for r in (
       (F(S.UNSUPPORTED_OPSET, "converter rejected the opset: {err}", when="opset_rejected"),
        F(S.CONVERT_ERROR, "conversion failed: {err}")), (S.UNSUPPORTED_OPSET, S.CONVERT_ERROR),
       "conformance/converters/", absent=F(S.CONVERT_ERROR, "conversion failed: no detail")),
+    _(Stage.OPSET, "the model declares the requested opset",
+      (F(S.UNSUPPORTED_OPSET, "converter ignored the opset: {err}{after}"),), (S.UNSUPPORTED_OPSET,),
+      "conformance/checks/standalone.py (opset_check)"),
     _(Stage.CHECKER, "onnx.checker (full_check)", (F(S.INVALID, "{label} rejects the model: {err}{after}"),),
       (S.INVALID,), "conformance/checks/validity.py"),
     _(Stage.SHAPE_INFERENCE, "strict shape inference", (F(S.INVALID, "{label} rejects the model: {err}{after}"),),

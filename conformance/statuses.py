@@ -58,7 +58,7 @@ TABLE: dict[Status, Facts] = {
     Status.RUNTIME_ERROR:     _("failed",  True,  2, True,  "fail",    "ort",   "onnxruntime cannot load or run the model", "#d9463b"),
     Status.INVALID:           _("failed",  True,  2, True,  "fail",    "inval", "onnx.checker or strict shape inference rejects the model", "#9b59b6"),
     Status.CONVERT_ERROR:     _("failed",  True,  2, True,  "fail",    "conv",  "the converter raised or exited non-zero", "#b0282c"),
-    Status.UNSUPPORTED_OPSET: _("skipped", True,  2, False, "fine",    "opset", "the converter itself refused the opset", "#dfe3e6"),
+    Status.UNSUPPORTED_OPSET: _("skipped", True,  2, False, "fine",    "opset", "the converter itself refused the opset or wrote another one", "#dfe3e6"),
     Status.DEGENERATE:        _("failed",  True,  2, True,  "discard", "degen", "Keras's reference proves nothing; fix the case", "#e58fb1"),
     Status.CASE_ERROR:        _("failed",  True,  2, True,  "fail",    "case",  "the case's builder or inputs raised", "#7b4a2d"),
     Status.CRASH:             _("failed",  True,  2, True,  "fail",    "crash", "the conversion worker died (segfault, abort, out of memory)", "#222222"),

@@ -149,6 +149,25 @@ def test_a_flag_of_the_stage_picks_its_failure():
                                              "converter rejected the opset: no opset 21")
 
 
+def test_a_model_that_declares_another_opset_than_asked_is_unsupported_opset():
+    """A converter that ignores the requested opset (Keras 3.8's model.export writes tf2onnx's default 15):
+    the cell at opset 9 is no claim about opset 9.  The repro scripts run the same check."""
+    from onnx import TensorProto, helper
+
+    from conformance.checks.standalone import opset_check
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15), helper.make_opsetid("ai.onnx.ml", 3)])
+    assert opset_check(model, 15) == {"ok": True, "written": 15}
+    stage = opset_check(model, 9)
+    assert stage["ok"] is False and (stage["asked"], stage["written"]) == (9, 15)
+    d = decide(passing_stages(opset=stage))
+    assert (d.status, d.stage) == (Status.UNSUPPORTED_OPSET, "opset")
+    assert d.reason.startswith("converter ignored the opset: asked for opset 9, the converter wrote opset 15")
+
+
 @pytest.mark.parametrize("first,later", [(a, b) for i, a in enumerate(ORDER) for b in ORDER[i + 1:]])
 def test_the_earlier_stage_of_the_table_wins(first, later):
     assert decide(passing_stages(**{first: failing(first), later: failing(later)})).stage == first

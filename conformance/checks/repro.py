@@ -274,7 +274,7 @@ if __name__ == "__main__":
                    model_path=None if MODEL_FILE is None else os.path.join(HERE, MODEL_FILE),
                    inputs_path=os.path.join(HERE, INPUTS_FILE), input_specs=INPUT_SPECS, input_aliases=INPUT_ALIASES,
                    output_specs=OUTPUT_SPECS, batches=BATCHES, table=STAGE_TABLE, pass_reason=PASS_REASON,
-                   rejects_opset=tf2onnx_rejects_opset))
+                   rejects_opset=tf2onnx_rejects_opset, opset=OPSET))
 '''
 
 #: the script's own names (the settings and its three functions)

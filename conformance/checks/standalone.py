@@ -167,6 +167,16 @@ def impostor_reasons(name: str, ref, rtol: float, atol: float) -> list[str]:
 
 # ---------------------------------------------------------------- the converted model and onnxruntime
 
+def opset_check(model, asked: int) -> dict:
+    """Whether the converter wrote the ONNX opset it was asked for: the model's ``ai.onnx`` opset_import
+    (a converter may ignore the request: Keras 3.8's model.export writes tf2onnx's default, 15)."""
+    written = next((int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if written == int(asked):
+        return {"ok": True, "written": written}
+    return {"ok": False, "asked": int(asked), "written": written,
+            "error": f"asked for opset {asked}, the converter wrote opset {written} (the model's ai.onnx opset_import)"}
+
+
 def model_checks(model) -> list[tuple[str, BaseException | None]]:
     """onnx.checker with full_check, then strict shape inference with type checks: (stage name, the
     exception the check raised or None) for each."""
@@ -369,7 +379,7 @@ def say(status: str, reason: str) -> int:
 
 
 def repro(check, convert, load_model, reference, *, model_path, inputs_path, input_specs, input_aliases, output_specs,
-          batches, table, pass_reason, rejects_opset) -> int:
+          batches, table, pass_reason, rejects_opset, opset=None) -> int:
     """A repro script's run: the cell's checks in the worker's order, then its verdict line (:func:`say`).
 
     check(): raises when the converter cannot be used; convert(model, work) -> (ONNX model, ONNX output
@@ -378,7 +388,7 @@ def repro(check, convert, load_model, reference, *, model_path, inputs_path, inp
     dtype)]; output_specs: [(name, shape, dtype, rtol, atol)]; batches: the batch sizes of the inputs
     saved in ``inputs_path`` (``b<batch>_<input>``); table, pass_reason: the suite's words
     (:func:`decide`); rejects_opset(text): whether a conversion error is the converter's refusal of
-    the opset."""
+    the opset; opset: the opset asked for (the converted model must declare it, :func:`opset_check`)."""
     stages: dict = {}
     try:
         check()
@@ -407,6 +417,8 @@ def repro(check, convert, load_model, reference, *, model_path, inputs_path, inp
             text = _error_line(exc)
             stages["convert"] = {"ok": False, "error": text, "opset_rejected": rejects_opset(text)}
             return say(*decide(stages, table, pass_reason))
+    if opset is not None:
+        stages["opset"] = opset_check(onnx_model, opset)
     for stage, exc in model_checks(onnx_model):
         stages[stage] = {"ok": exc is None, **({} if exc is None else {"error": _error_line(exc)})}
     try:

@@ -27,6 +27,7 @@ from cases.model_io import input_aliases, input_specs, keras_outputs
 from conformance.loader import find_case
 from conformance.checks.runtime import check_signature, configure_tensorflow_threads, open_session, output_order
 from conformance.checks.layers import keras_inventory, model_layers
+from conformance.checks.standalone import opset_check
 from conformance.checks.validity import check_validity, model_facts
 from conformance.errors import error_text, traceback_tail
 from conformance.stages import Stage
@@ -320,6 +321,7 @@ def _convert_and_check(task, state, conv, case, built, case_dir, workdir, stages
     state.memo["_last_conversion"] = ((case.module, case.name, conv.name, ctx.opset), model_bytes,
                                       conversion.output_names, conversion.command)
     facts.update(model_facts(conversion.model, len(model_bytes)))
+    stages[Stage.OPSET] = opset_check(conversion.model, ctx.opset)
     if task.get("keep_onnx_dir"):
         keep = Path(task["keep_onnx_dir"]) / f"{case.name}--{conv.name}--opset{ctx.opset}.onnx"
         keep.parent.mkdir(parents=True, exist_ok=True)
