@@ -1,6 +1,6 @@
 """The all-stacks page of the whole space opens in headless Chromium: its size and its open time.
 
-The page is built from the committed stacks baseline (``reports/baseline/stacks-default-opset13.json``:
+The page is built from the committed stacks baseline (``reports/baseline/stacks-default.json``:
 every installable stack's default tier with the layer library), or from the results files given with
 ``--stacks-page-results``; Playwright drives Debian's ``chromium`` (the fixture ``browser``: tests/browser.py).  A
 round is one fresh browser tab: ``goto`` until the page's script has drawn the grid (``data-ready``).
@@ -19,7 +19,7 @@ import pytest
 
 
 ROOT = Path(__file__).resolve().parent.parent
-BASELINE = ROOT / "reports" / "baseline" / "stacks-default-opset13.json"
+BASELINE = ROOT / "reports" / "baseline" / "stacks-default.json"
 MAX_BYTES = 3_000_000
 MAX_OPEN_S = 5.0
 

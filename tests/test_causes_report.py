@@ -107,6 +107,23 @@ def test_check_judges_recorded_runs_against_a_registry(tmp_path, capsys):
     assert "placeholder" in err and err.count("\n") == 1
 
 
+def test_a_cause_seen_on_one_stack_is_not_stale_because_another_covered_it_without_a_match(tmp_path, capsys):
+    """Several results files are judged together: a cause that one stack shows and another stack could have
+    shown but did not (its cells failed first for another cause there) is seen, not stale, as in a merged file."""
+    mid, new = tmp_path / "mid.json", tmp_path / "new.json"
+    mid.write_text(json.dumps(_run("mid", MID, [rec("seq", "tf2onnx-keras", 13, "CONVERT_ERROR",
+                                                    reason="ValueError: because of A")])))
+    new.write_text(json.dumps(_run("new", NEW, [rec("seq", "tf2onnx-keras", 13, "CONVERT_ERROR",
+                                                    reason="ValueError: other B")])))
+    reg = tmp_path / "causes.toml"
+    reg.write_text(_cause("seq", ["tf2onnx>=1.16,<1.18"])
+                   + "\n" + _cause("seq", ["tf2onnx==1.17.*"], cid="c-other").replace('"because"', '"other"'))
+    assert main(["causes", "check", str(new), "--causes", str(reg)]) == 1
+    assert "STALE c-seq" in capsys.readouterr().out
+    assert main(["causes", "check", str(mid), str(new), "--causes", str(reg)]) == 0
+    assert "STALE" not in capsys.readouterr().out
+
+
 def test_propose_command_line_and_bad_input(tmp_path, capsys):
     f = tmp_path / "results.json"
     f.write_text(json.dumps(_run("modern", PACKAGES, [rec("seq", "tf2onnx-keras", 13, "CONVERT_ERROR")])))

@@ -220,7 +220,7 @@ def test_the_workflow_publishes_the_page_on_schedule_and_dispatch_only():
     assert "cp all-stacks/stacks.html all-stacks/index.html" in text
 
 
-STACKS_BASELINE = ROOT / "reports" / "baseline" / "stacks-default-opset13.json"
+STACKS_BASELINE = ROOT / "reports" / "baseline" / "stacks-default.json"
 
 
 def test_the_recorded_runs_of_every_stack_are_green_with_the_registry_of_causes():
