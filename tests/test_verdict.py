@@ -168,6 +168,24 @@ def test_a_model_that_declares_another_opset_than_asked_is_unsupported_opset():
     assert d.reason.startswith("converter ignored the opset: asked for opset 9, the converter wrote opset 15")
 
 
+def test_strict_shape_inference_runs_only_on_a_model_the_checker_accepts():
+    """onnx 1.14.0's strict shape inference crashed the worker (SIGSEGV) on graphs with raw TensorFlow ops at
+    opset 15+ (tf212): after the checker's rejection, which decides the cell anyway, it is not run."""
+    from onnx import TensorProto, helper
+
+    from conformance.checks.standalone import model_checks
+
+    def model(op):
+        graph = helper.make_graph([helper.make_node(op, ["x"], ["y"])], "g",
+                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+    rejected = model_checks(model("TensorListReserve"))
+    assert [stage for stage, _ in rejected] == ["checker"] and "TensorListReserve" in str(rejected[0][1])
+    assert model_checks(model("Relu")) == [("checker", None), ("shape_inference", None)]
+
+
 @pytest.mark.parametrize("first,later", [(a, b) for i, a in enumerate(ORDER) for b in ORDER[i + 1:]])
 def test_the_earlier_stage_of_the_table_wins(first, later):
     assert decide(passing_stages(**{first: failing(first), later: failing(later)})).stage == first
