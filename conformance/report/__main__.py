@@ -201,9 +201,7 @@ def _causes(args) -> int:
             sys.stdout.write(text)
         return 0
     bad = [r for _, doc in docs for r in doc["records"] if unexplained(r)]
-    # a cause one file matched is seen, whichever other file could have shown it and did not (as in a merge)
-    seen = {str(r["cause"]) for _, doc in docs for r in doc["records"] if r.get("cause")}
-    gone = sorted({c for _, doc in docs for c in stale(doc, registry)} - seen)
+    gone = sorted(stale([doc for _, doc in docs], registry))
     for r in bad[:50]:
         print(f"UNEXPLAINED {r.get('stack')}: {r['case']} / {r['converter']} / opset {r['opset']}: "
               f"{r.get('observed_status')}: {str(r.get('signature') or '')[:160]}")

@@ -95,18 +95,21 @@ def unexplained(rec: dict) -> bool:
     return facts(status).outcome == "failed" and status != Status.XPASS.value and facts(observed).expectable
 
 
-def stale(doc: dict, causes: list) -> list[str]:
-    """Ids of the causes a (rejudged) document could have seen on some stack and did not."""
-    meta = stacks_meta(doc)
-    by_stack: dict[str, list[dict]] = defaultdict(list)
-    for r in doc["records"]:
-        by_stack[str(r.get("stack") or "default")].append(r)
-    used = {str(r["cause"]) for r in doc["records"] if r.get("cause")}
+def stale(docs: list[dict], causes: list) -> list[str]:
+    """Ids of the causes some (rejudged) document could have seen on one of its stacks and none saw: a
+    cause matched on any stack of any document is seen, as in a merged file."""
+    used: set[str] = set()
     gone: set[str] = set()
-    for stack, recs in by_stack.items():
-        env = (meta.get(stack) or next(iter(meta.values()), {})).get("environment", {}).get("packages") or {}
-        gone |= {c.id for c in causes_mod.Registry(causes, env).stale(recs)}
-    return [c.id for c in causes if c.id in gone - used]   # matched on another stack: seen, not stale
+    for doc in docs:
+        meta = stacks_meta(doc)
+        by_stack: dict[str, list[dict]] = defaultdict(list)
+        for r in doc["records"]:
+            by_stack[str(r.get("stack") or "default")].append(r)
+        used |= {str(r["cause"]) for r in doc["records"] if r.get("cause")}
+        for stack, recs in by_stack.items():
+            env = (meta.get(stack) or next(iter(meta.values()), {})).get("environment", {}).get("packages") or {}
+            gone |= {c.id for c in causes_mod.Registry(causes, env).stale(recs)}
+    return [c.id for c in causes if c.id in gone - used]
 
 
 # ------------------------------------------------------------------------------------ propose
