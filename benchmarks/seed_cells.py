@@ -5,7 +5,7 @@
 Runs ``python -m benchmarks.plain_loop`` (one process, no isolation) and then
 
     pytest conformance/ -n WORKERS -m "seed and not slow" --converters tf2onnx-keras,keras-export,tf2onnx-cli
-           --opsets OPSETS --expectations none --report-dir reports/seed-cells
+           --opsets OPSETS --causes none --report-dir reports/seed-cells
 
 on the same cells (11 seed cases x 3 rows x 3 opsets = 99), one after the other so they never
 share the cores, and prints both wall times, their ratio, the per-row conversion medians of
@@ -37,7 +37,7 @@ def _plain(opsets: str) -> dict:
 def _suite(opsets: str, workers: int, launch: str, report_dir: Path) -> tuple[float, dict]:
     cmd = [sys.executable, "-m", "pytest", "conformance/", "-q", "-p", "no:cacheprovider", "-n", str(workers),
            "-m", "seed and not slow", "--converters", ",".join(ROWS), "--opsets", opsets,
-           "--expectations", "none", "--cli-launch", launch, "--report-dir", str(report_dir)]
+           "--causes", "none", "--cli-launch", launch, "--report-dir", str(report_dir)]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - t0

@@ -1,7 +1,7 @@
 """A user case whose graph computes NaN on the way: ``where(x > 0, log(x), 0)``.
 
     pytest conformance/ --cases-module examples/nan_cases.py --converters tf2onnx-keras,keras-export --opsets 13 \\
-        --expectations none
+        --causes none
 
 ``log`` of the non-positive half of its inputs is NaN or -inf; ``where`` keeps only the defined half, so
 Keras's output is finite.  Measured on the modern stack (TensorFlow 2.21, tf2onnx 1.17, Keras 3.15):

@@ -33,8 +33,9 @@ def test_broken_case_module_and_causes(tmp_path):
     bad_exp = tmp_path / "e.toml"
     bad_exp.write_text('[[cause]]\nid = "a"\ntitle = "t"\nkind = "invalid graph"\nsignature = "s"\nlink = "l"\n'
                        'status = "WHATEVER"\nreason = "r"\n')
-    p = run_collect("--causes", str(bad_exp), tmp_path=tmp_path)
-    assert p.returncode != 0 and "not an expected-failure status" in p.stderr and "Traceback" not in p.stderr
+    for option in ("--causes", "--expectations"):  # the old name stays an alias of --causes
+        p = run_collect(option, str(bad_exp), tmp_path=tmp_path)
+        assert p.returncode != 0 and "not an expected-failure status" in p.stderr and "Traceback" not in p.stderr
 
 
 def test_collection_is_case_major_and_complete(tmp_path):

@@ -257,7 +257,7 @@ def test_keras_hub_backbones_go_through_every_row(hub_models, tmp_path):
         # the N-th --inputs belongs to the N-th --model: GPT-2 fed its .npz, BERT's inputs generated
         "--model", str(hub_models / "gpt2.keras"), "--inputs", str(hub_models / "gpt2.npz"),
         "--model", str(hub_models / "bert.keras"),
-        "--converters", ROWS, "--opsets", "13", "--expectations", "none", "--report-dir", str(reports),
+        "--converters", ROWS, "--opsets", "13", "--causes", "none", "--report-dir", str(reports),
         cwd=tmp_path, timeout=900)
     seconds = time.monotonic() - t0
     results = reports / "results.json"

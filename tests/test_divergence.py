@@ -52,7 +52,7 @@ def planted(tmp_path_factory):
         env = dict(os.environ, CONFORMANCE_DIVERGENCE=method)
         proc, res = run_matrix(rd, "--cases-module", "tests/fakes/planted_cases.py", "--converters-module",
                                "tests/fakes/planted_bug.py", "--converters", "planted-bug", "--opsets", "13",
-                               "-k", "planted_chain", "--expectations", "none", env=env, timeout=300)
+                               "-k", "planted_chain", "--causes", "none", env=env, timeout=300)
         assert res is not None, proc.stdout[-3000:] + proc.stderr[-3000:]
         out[method] = (proc, res, rd)
     return out

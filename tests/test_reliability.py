@@ -41,7 +41,7 @@ CELL_TIMEOUT = 6
 
 
 FAKE_ARGS = ("--cases-module", str(FAKE_CASES), "--converters-module", str(FAKE_CONVERTERS),
-             "--expectations", "none", "--opsets", "13")
+             "--causes", "none", "--opsets", "13")
 
 
 def conformance_cmd(report_dir: Path, *args: str) -> list[str]:
@@ -285,7 +285,7 @@ def test_a_case_that_cannot_exist_on_the_stack_is_not_applicable_and_a_broken_on
     module = tmp_path / "cases_that_cannot_exist.py"
     module.write_text(CASES_THAT_CANNOT_EXIST)
     proc, doc = helpers.run_matrix(tmp_path / "reports", "--cases-module", str(module), "--converters-module",
-                                   str(FAKE_CONVERTERS), "--converters", "fake-ok", "--expectations", "none",
+                                   str(FAKE_CONVERTERS), "--converters", "fake-ok", "--causes", "none",
                                    "--opsets", "13", "-k", "na_", timeout=120)
     assert doc is not None, proc.stdout[-2000:] + proc.stderr[-2000:]
     got = {r["case"]: r for r in doc["records"]}

@@ -27,7 +27,7 @@ from tests import helpers
 FAKES = helpers.ROOT / "tests" / "fakes"
 FAKE_ARGS = ("--cases-module", str(FAKES / "cases.py"), "--converters-module", str(FAKES / "converters.py"),
              "--converters-module", str(FAKES / "second_task.py"), "--converters", "fake-ok,fake-off",
-             "--opsets", "13", "--expectations", "none")
+             "--opsets", "13", "--causes", "none")
 TOL = Tolerance(rtol=1e-4, atol=1e-5)
 
 
@@ -262,7 +262,7 @@ def test_nan_user_case_every_cell_decided_and_repro_on_demand(tmp_path):
     env = dict(os.environ, CONFORMANCE_REPRO="off")
     proc, doc = helpers.run_matrix(tmp_path, "--cases-module", "examples/nan_cases.py", "-k", "nan_where_log-",
                                    "--converters", "tf2onnx-keras,keras-export", "--opsets", "13",
-                                   "--expectations", "none", env=env, timeout=600)
+                                   "--causes", "none", env=env, timeout=600)
     assert doc is not None, proc.stdout[-3000:] + proc.stderr[-3000:]
     records = {r["id"]: r for r in doc["records"]}
     assert set(records) == {"nan_where_log-tf2onnx-keras-opset13", "nan_where_log-keras-export-opset13"}
@@ -288,7 +288,7 @@ def test_masked_lstm_mismatch_gets_a_second_opinion(tmp_path):
     cell in the same worker, its word is "reference unreliable"."""
     env = dict(os.environ, CONFORMANCE_REPRO="off", CONFORMANCE_DIVERGENCE="off")
     proc, doc = helpers.run_matrix(tmp_path, "--converters", "tf2onnx-keras,keras-export", "--opsets", "9,13",
-                                   "-k", "masking_lstm-", "--expectations", "none", env=env, timeout=600)
+                                   "-k", "masking_lstm-", "--causes", "none", env=env, timeout=600)
     assert doc is not None, proc.stdout[-3000:] + proc.stderr[-3000:]
     records = {r["id"]: r for r in doc["records"]}
     assert {k: r["status"] for k, r in records.items()} == {

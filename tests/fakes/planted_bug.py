@@ -11,7 +11,7 @@ Needs TensorFlow.
 
     CONFORMANCE_FUZZ_CONVERTERS=planted-bug pytest tests/fuzz --converters-module tests/fakes/planted_bug.py
     pytest conformance/ --cases-module tests/fakes/planted_cases.py --converters-module tests/fakes/planted_bug.py \
-        --converters planted-bug --opsets 13 --expectations none
+        --converters planted-bug --opsets 13 --causes none
 """
 import re
 

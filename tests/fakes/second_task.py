@@ -17,7 +17,7 @@ comma-separated list of ``CASE=FAULT`` (``*`` for every case), FAULT one of
     opinion-summary  conformance.checks.second_opinion.summary raises (pytest process; every case)
 
     CONFORMANCE_TEST_FAULTS="fake_tiny_1=find,*=summary" pytest conformance/ --cases-module tests/fakes/cases.py \\
-        --converters-module tests/fakes/second_task.py --converters fake-ok,fake-off --opsets 13 --expectations none
+        --converters-module tests/fakes/second_task.py --converters fake-ok,fake-off --opsets 13 --causes none
 """
 from __future__ import annotations
 
