@@ -14,6 +14,13 @@ file is loaded in the conversion worker, under the Keras backend of the row.
   reference.  It is no Keras model: the rows that convert a Keras object are NOT_APPLICABLE,
   tf2onnx-cli converts the directory itself.
 
+What Keras needs to load a user's file: ``--custom-objects FILE.py`` (repeatable) names modules that
+are imported before any model loads (classes they register with
+``keras.saving.register_keras_serializable`` resolve, and a module-level ``custom_objects`` dict is
+handed to the loader); ``--unsafe-deserialization`` says the file is trusted, so Keras's safe mode is
+off and ``Lambda`` layers load.  Both travel as a :class:`Loading` in each task; a file that does not
+load is one line naming what could not be found and the flag that would help (:func:`load_error`).
+
 Inputs: the arrays of ``--inputs FILE.npz``, named like the model's inputs (a model that takes a dict:
 its keys, e.g. ``token_ids``), or generated from the model's input specs and what its layers say
 (:func:`cases.inputs.from_specs` with :func:`cases.inputs.input_hints`: token ids inside the
@@ -21,8 +28,12 @@ embedding's vocabulary, padding masks with real padding) with a seeded rng.
 """
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
+import inspect
 import json
 import re
+import sys
 import types
 import zipfile
 from functools import partial
@@ -42,6 +53,129 @@ KINDS = {".keras": "Keras v3 file", ".h5": "HDF5 file", ".hdf5": "HDF5 file"}
 
 class ModelFileError(ValueError):
     """A model path or an inputs file that cannot be used; the message is one line for the user."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Loading:
+    """What Keras is given to load a saved file: the user's modules of custom objects (paths of ``.py``
+    files, imported before any model loads) and whether the file is trusted (safe mode off)."""
+
+    custom_objects: tuple[str, ...] = ()
+    unsafe: bool = False
+
+    def to_json(self) -> dict:
+        return {"custom_objects": list(self.custom_objects), "unsafe_deserialization": self.unsafe}
+
+    @classmethod
+    def from_json(cls, data) -> "Loading":
+        data = data or {}
+        return cls(tuple(str(p) for p in data.get("custom_objects") or ()), bool(data.get("unsafe_deserialization")))
+
+
+#: the loading options of this process (a worker sets them from each task: :func:`configure`)
+_LOADING = Loading()
+#: module path -> its ``custom_objects`` dict, once imported
+_IMPORTED: dict[str, dict] = {}
+#: the most characters a load error's line keeps
+ERROR_LIMIT = 400
+
+
+def check_custom_objects(paths) -> tuple[str, ...]:
+    """``--custom-objects`` paths, resolved; a ModelFileError (one line) for a missing or non-.py path."""
+    out = []
+    for path in paths or ():
+        p = Path(path)
+        if not p.is_file():
+            raise ModelFileError(f"--custom-objects {path}: no such file")
+        if p.suffix != ".py":
+            raise ModelFileError(f"--custom-objects {path}: not a Python file (.py) of custom Keras objects")
+        out.append(str(p.resolve()))
+    return tuple(dict.fromkeys(out))
+
+
+def _import_module(path: str) -> dict:
+    """Import the module at ``path`` under its file's name (so a class it registers, or a config naming
+    the module, resolves) and return its ``custom_objects`` dict ({} without one)."""
+    if path in _IMPORTED:
+        return _IMPORTED[path]
+    name = Path(path).stem
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(name, None)
+        raise ModelFileError(f"--custom-objects {Path(path).name} failed to import: "
+                             f"{_one_line(f'{type(exc).__name__}: {exc}')}") from None
+    objs = getattr(module, "custom_objects", None) or {}
+    if not isinstance(objs, dict):
+        raise ModelFileError(f"--custom-objects {Path(path).name}: 'custom_objects' must be a dict of name -> "
+                             f"object, not {type(objs).__name__}")
+    _IMPORTED[path] = dict(objs)
+    return _IMPORTED[path]
+
+
+def configure(loading: Loading) -> None:
+    """Make ``loading`` this process's: its modules imported now (before any model loads), safe mode set."""
+    global _LOADING
+    for path in loading.custom_objects:
+        _import_module(path)
+    _LOADING = loading
+
+
+def current_loading() -> Loading:
+    return _LOADING
+
+
+def custom_objects() -> dict:
+    """Every ``custom_objects`` dict of the configured modules, merged (later modules win)."""
+    merged: dict = {}
+    for path in _LOADING.custom_objects:
+        merged.update(_import_module(path))
+    return merged
+
+
+def _one_line(text: str, limit: int = ERROR_LIMIT) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 4] + " ..."
+
+
+_NOT_FOUND = (
+    re.compile(r"Could not locate (class|function) '([^']+)'"),
+    re.compile(r"Could not deserialize (class) '([^']+)' because its parent module (\S+) cannot be imported"),
+    re.compile(r"Unknown (layer|activation function|loss function|metric function|initializer|regularizer|"
+               r"constraint|object)[^:]*: '?([\w.>]+)'?"),
+)
+_LAMBDA = re.compile(r"deserialization of a `?Lambda`? layer|Lambda.* is disallowed|unsafe_deserialization|safe_mode=False")
+
+
+def load_error(exc: BaseException, path: str | Path, loading: Loading | None = None) -> str:
+    """One line (at most ``ERROR_LIMIT`` characters) for a model file that does not load: what could not
+    be found and the flag that would help; no config dump."""
+    loading = loading or _LOADING
+    text = str(exc)
+    name = Path(path).name
+    for pattern in _NOT_FOUND:
+        m = pattern.search(text)
+        if m is None:
+            continue
+        what, obj = m.group(1), m.group(2)
+        what = "class" if what in ("class", "layer", "object") else "function" if "function" in what else what
+        registered = re.search(r"'registered_name': '([\w.]+>" + re.escape(obj.split(">")[-1]) + r")'", text)
+        shown = registered.group(1) if registered else obj
+        if loading.custom_objects:
+            given = ", ".join(Path(p).name for p in loading.custom_objects)
+            help_ = (f"--custom-objects {given} does not define it (register it with "
+                     "@keras.saving.register_keras_serializable or list it in the module's custom_objects dict)")
+        else:
+            help_ = "pass the module that defines it with --custom-objects FILE.py"
+        return _one_line(f"{name}: could not find {what} '{shown}'; {help_}")
+    if _LAMBDA.search(text):
+        return _one_line(f"{name}: the model has a Lambda layer whose Python code Keras loads only from a trusted file "
+                         "(safe mode); pass --unsafe-deserialization if you trust it")
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return _one_line(f"{name}: {type(exc).__name__}: {first}")
 
 
 def kind_of(path: str | Path) -> str:
@@ -164,16 +298,39 @@ class SavedModelCase:
         return [out[k] for k in self.output_names]
 
 
-def load_model(path: str, flavour: str):
+def _call(fn, path: str, **kwargs):
+    """``fn(path, **kwargs)`` with only the keyword arguments ``fn`` takes (an older Keras has no safe_mode)."""
+    try:
+        params = inspect.signature(fn).parameters
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            kwargs = {k: v for k, v in kwargs.items() if k in params}
+    except (TypeError, ValueError):
+        pass
+    return fn(path, **kwargs)
+
+
+def load_model(path: str, flavour: str, loading: Loading | None = None):
+    """The saved model at ``path``, loaded with the configured custom objects and safe mode; a file that
+    does not load raises ModelFileError with one line (:func:`load_error`)."""
+    loading = loading or _LOADING
     if flavour == SAVED_MODEL:
         return SavedModelCase(path)
-    if flavour == TF_KERAS:
-        return import_tf_keras().models.load_model(path, compile=False)
-    import keras
+    objs = custom_objects()
+    try:
+        if flavour == TF_KERAS:
+            return _call(import_tf_keras().models.load_model, path, compile=False, custom_objects=objs,
+                         safe_mode=not loading.unsafe)
+        import keras
 
-    if hasattr(keras, "saving") and hasattr(keras.saving, "load_model"):
-        return keras.saving.load_model(path, compile=False)
-    return keras.models.load_model(path, compile=False)
+        if loading.unsafe and hasattr(keras, "config") and hasattr(keras.config, "enable_unsafe_deserialization"):
+            keras.config.enable_unsafe_deserialization()  # nested configs (a Lambda inside a model) too
+        load = keras.saving.load_model if hasattr(keras, "saving") and hasattr(keras.saving, "load_model") \
+            else keras.models.load_model
+        return _call(load, path, compile=False, custom_objects=objs, safe_mode=not loading.unsafe)
+    except ModelFileError:
+        raise
+    except Exception as exc:
+        raise ModelFileError(load_error(exc, path, loading)) from exc
 
 
 def specs_of(model) -> list[tuple[str, tuple, str]]:
@@ -225,14 +382,18 @@ def build(path: str, flavour: str, inputs: str | None, seed: int = SEED, batch: 
     specs = specs_of(model)
     if inputs:
         return model, npz_arrays(inputs, specs)
-    return model, from_specs(specs, np.random.default_rng(seed), batch, input_hints(model))
+    declared = {int(s[0]) for _n, s, _d in specs if s and s[0] is not None}  # Input(batch_size=1): that batch
+    return model, from_specs(specs, np.random.default_rng(seed), min(declared) if declared else batch,
+                             input_hints(model))
 
 
-def check_inputs(path: str, inputs: str) -> str | None:
+def check_inputs(path: str, inputs: str, loading: Loading | None = None) -> str | None:
     """Whether ``inputs`` fits the model of ``path``: None if it does (or if the model does not load: that
     is the cell's CASE_ERROR), else the one-line reason.  Runs in a subprocess of the pytest process
     (``python -m conformance.worker.probe``), which may import TensorFlow."""
     try:
+        if loading is not None:
+            configure(loading)
         model = load_model(path, flavour_of(path))
         specs = specs_of(model)
     except Exception:

@@ -28,7 +28,8 @@ ROOT = PACKAGE.parent
 #: the default registry of causes shipped inside the package (a link to the checkout's causes.toml)
 PACKAGED_CAUSES = PACKAGE / "causes.toml"
 #: the options that make a session a matrix run whatever its paths
-MATRIX_OPTIONS = ("model", "inputs", "converters", "opsets", "cases_module", "converters_module", "baseline")
+MATRIX_OPTIONS = ("model", "inputs", "converters", "opsets", "cases_module", "converters_module", "baseline",
+                  "custom_objects", "unsafe_deserialization")
 
 _MATRIX = pytest.StashKey()
 
@@ -43,6 +44,13 @@ def pytest_addoption(parser):
     g.addoption("--inputs", action="append", default=[], metavar="FILE.npz",
                 help="arrays named like the model's inputs for the N-th --model (default: generated from its "
                      "input specs); repeatable")
+    g.addoption("--custom-objects", action="append", default=[], metavar="FILE.py",
+                help="a Python module of custom Keras objects, imported in every worker before any model loads: "
+                     "classes it registers (keras.saving.register_keras_serializable) and its custom_objects dict "
+                     "resolve when a --model file loads; repeatable")
+    g.addoption("--unsafe-deserialization", action="store_true", default=False,
+                help="the --model files are trusted: load them with Keras's safe mode off, so Lambda layers "
+                     "(Python code in the file) load; results and the page say it was on")
     g.addoption("--converters", default=None, metavar="NAMES",
                 help="comma-separated converter rows to run (default: every registered converter)")
     g.addoption("--opsets", default=None, metavar="LIST",
@@ -181,10 +189,11 @@ def _check_model_inputs(config) -> None:
     from cases.files import parse_ref
     from conformance.worker.probe import check
 
-    for ref in config.stash[_MATRIX].settings.models:
+    settings = config.stash[_MATRIX].settings
+    for ref in settings.models:
         path, inputs = parse_ref(ref)
         if inputs:
-            reason = check(path, inputs)
+            reason = check(path, inputs, settings.loading)
             if reason:
                 raise pytest.UsageError(reason)
 

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+import cases.files
 import cases.model_io
 from cases.api import KERAS, NO_KERAS, TF_KERAS, import_tf_keras
 from conformance.checks import standalone
@@ -239,6 +240,8 @@ KERAS, TF_KERAS = {keras_const!r}, {tf_keras_const!r}
 FLAVOUR = {flavour!r}
 MODEL_FILE = {model_file_or_none!r}
 INPUTS_FILE = {inputs_file!r}
+#: the user's modules of custom Keras objects (--custom-objects), copied beside this script, imported before the model loads
+CUSTOM_OBJECTS = {custom_objects!r}
 #: the Keras inputs: (name, shape with None for free dimensions, dtype)
 INPUT_SPECS = {input_specs!r}
 #: Keras input name -> the other names of the same input (a model that takes a dict)
@@ -266,7 +269,10 @@ def convert(model, work):
 
 
 def load_model(path):
-    return load_keras_model(path, keras_for(FLAVOUR))
+    objects = {{}}
+    for name in CUSTOM_OBJECTS:
+        objects.update(import_custom_objects(os.path.join(HERE, name)))
+    return load_keras_model(path, keras_for(FLAVOUR), objects)
 
 
 if __name__ == "__main__":
@@ -281,7 +287,7 @@ if __name__ == "__main__":
 _SCRIPT_NAMES = {"os", "re", "subprocess", "sys", "tempfile", "np", "HERE", "CASE", "CONVERTER", "OPSET", "KERAS",
                  "TF_KERAS", "FLAVOUR", "MODEL_FILE", "INPUTS_FILE", "INPUT_SPECS", "INPUT_ALIASES", "OUTPUT_SPECS",
                  "BATCHES", "OBSERVED", "STAGE_TABLE", "PASS_REASON", "check_converter", "convert", "load_model",
-                 "annotations"}
+                 "annotations", "CUSTOM_OBJECTS"}
 
 
 def _section(title: str, text: str) -> str:
@@ -290,7 +296,7 @@ def _section(title: str, text: str) -> str:
 
 def script_text(*, case_name: str, converter, converter_name: str, opset: int, observed: str, seed: int,
                 flavour: str, command: str, inputs: list, input_aliases: dict, outputs: list, batches: list,
-                model_file: str | None, distribution: str = "") -> tuple[str, bool]:
+                model_file: str | None, distribution: str = "", custom_objects: tuple[str, ...] = ()) -> tuple[str, bool]:
     """(the repro script, whether it converts on its own): ``converter`` (None: not loadable here) gives its
     :class:`~conformance.converters.base.Repro`; inputs [(name, shape, dtype)], outputs [(name, shape,
     dtype, rtol, atol)].  Needs no TensorFlow."""
@@ -317,7 +323,8 @@ def script_text(*, case_name: str, converter, converter_name: str, opset: int, o
         command_doc="\n".join("    " + ln for ln in (command or "(no command recorded)").splitlines()),
         keras_const=KERAS, tf_keras_const=TF_KERAS, flavour=flavour, model_file_or_none=model_file,
         input_specs=list(inputs), input_aliases=dict(input_aliases), output_specs=list(outputs),
-        stage_table=pprint.pformat(stage_table(), width=116), pass_reason=PASS_REASON)
+        stage_table=pprint.pformat(stage_table(), width=116), pass_reason=PASS_REASON,
+        custom_objects=list(custom_objects))
     text = (head
             + "".join(_section(f"from {m.__name__.replace('.', '/')}.py", module_body(m)) for m in EMBEDDED)
             + _section("the converter's code (its module's Repro) and what it uses", "\n\n".join(helpers))
@@ -332,7 +339,7 @@ def saved_model_file(model, flavour: str, folder: Path, check_arrays: list, refs
     path = folder / MODEL
     try:
         model.save(str(path))
-        again = load_keras_model(path, keras_for(flavour))
+        again = load_keras_model(path, keras_for(flavour), cases.files.custom_objects())
         back = cases.model_io.keras_outputs(again, check_arrays)
         if len(back) != len(refs) or any(not np.allclose(a, b, rtol=1e-6, atol=1e-7, equal_nan=True)
                                           for a, b in zip(back, refs)):
@@ -367,9 +374,11 @@ def write(out_dir: Path, *, case, converter, opset: int, observed: str, reason: 
     if built is not None:
         arrays = {f"b{b}_{i}": a for b, batch in enumerate(built.batches) for i, a in enumerate(batch.arrays)}
         np.savez(out_dir / INPUTS, **arrays)
-        outputs = [(name, tuple(shape), dtype, *standalone.tolerance(dtype, None if case.tolerance is None else
-                                                                     (case.tolerance.rtol, case.tolerance.atol)))
-                   for name, shape, dtype in built.outputs]
+        tols = list(getattr(built, "tolerances", None) or
+                    [standalone.tolerance(dtype, None if case.tolerance is None else (case.tolerance.rtol,
+                                                                                       case.tolerance.atol))
+                     for _name, _shape, dtype in built.outputs])
+        outputs = [(name, tuple(shape), dtype, *tol) for (name, shape, dtype), tol in zip(built.outputs, tols)]
         inputs = [(n, tuple(s), d) for n, s, d in built.inputs]
         aliases = dict(built.aliases)
         batches = [b.size for b in built.batches]
@@ -378,11 +387,15 @@ def write(out_dir: Path, *, case, converter, opset: int, observed: str, reason: 
         notes.append("the converter could not be imported here, so no model was saved with it")
     if needs_model and model_file is not None:
         _link_or_copy(model_file, out_dir / MODEL)
+    modules = cases.files.current_loading().custom_objects
+    for path in modules:  # the user's custom objects travel with the script
+        shutil.copy2(path, out_dir / Path(path).name)
     text, known = script_text(
         case_name=case.name, converter=converter, converter_name=converter.name, opset=opset, observed=observed,
         seed=case.seed, flavour=TF_KERAS if case.keras == TF_KERAS else KERAS, command=command, inputs=inputs,
         input_aliases=aliases, outputs=outputs, batches=batches, distribution=converter.distribution,
-        model_file=MODEL if (needs_model and model_file is not None) else None)
+        model_file=MODEL if (needs_model and model_file is not None) else None,
+        custom_objects=tuple(Path(p).name for p in modules))
     (out_dir / SCRIPT).write_text(text, encoding="utf-8")
     return {"ok": True, "path": str(out_dir / SCRIPT), "files": sorted(p.name for p in out_dir.iterdir()),
             "standalone": known, "notes": notes,

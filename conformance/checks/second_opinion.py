@@ -35,6 +35,7 @@ import time
 
 import numpy as np
 
+from cases.api import Tolerance
 from conformance.checks.compare import compare, tolerance_for
 from conformance.errors import error_text
 
@@ -223,7 +224,8 @@ def run(*, model_bytes: bytes, output_names, built, case, batch_index: int, thre
                        f"evaluator is given", nodes=nodes)
     batch = built.batches[batch_index]
     names = [n for n, _, _ in built.outputs]
-    tols = [tolerance_for(dtype, case.tolerance) for _, _, dtype in built.outputs]
+    tols = [Tolerance(*t) for t in built.tolerances] if getattr(built, "tolerances", None) else \
+        [tolerance_for(dtype, case.tolerance) for _, _, dtype in built.outputs]
     sess, feed = _session_io(model_bytes, built, threads)
     order, _ = output_order(sess, output_names)
     feeds = dict(zip(feed, batch.arrays))

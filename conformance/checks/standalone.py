@@ -335,13 +335,28 @@ def output_order(sess, preferred: list[str] | None) -> tuple[list[str], str]:
 
 # ---------------------------------------------------------------- Keras
 
-def load_keras_model(path, keras_module):
+def load_keras_model(path, keras_module, custom_objects=None):
     """A saved ``.keras`` model loaded back with ``keras_module`` (Keras or tf_keras), not compiled, with
-    safe_mode off where the Keras has it (a case's Lambda layers)."""
+    safe_mode off where the Keras has it (a case's Lambda layers) and the user's ``custom_objects``."""
     try:
-        return keras_module.models.load_model(str(path), compile=False, safe_mode=False)
+        return keras_module.models.load_model(str(path), compile=False, safe_mode=False, custom_objects=custom_objects)
     except TypeError:
-        return keras_module.models.load_model(str(path), compile=False)
+        return keras_module.models.load_model(str(path), compile=False, custom_objects=custom_objects)
+
+
+def import_custom_objects(path) -> dict:
+    """Import the user's module of custom Keras objects at ``path`` under its file's name (its registered
+    classes resolve) and return its ``custom_objects`` dict ({} without one)."""
+    import importlib.util
+    import os
+    import sys
+
+    name = os.path.splitext(os.path.basename(str(path)))[0]
+    spec = importlib.util.spec_from_file_location(name, str(path))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return dict(getattr(module, "custom_objects", None) or {})
 
 
 # ---------------------------------------------------------------- the verdict

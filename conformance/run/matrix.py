@@ -77,6 +77,7 @@ class Matrix:
             "converter_module": cell.converter_module, "converter": cell.converter,
             "opset": cell.opset, "timeout": self.settings.timeout, "cli_launch": self.settings.cli_launch,
             "keep_onnx_dir": str(self.settings.report_dir / "onnx") if self.settings.keep_onnx else None,
+            "loading": self.settings.loading.to_json(),
         }
 
     def run(self, cell: Cell) -> dict:

@@ -43,6 +43,18 @@ class Settings:
     #: saved model files as cases (--model, with --inputs): module references ``model:PATH[|INPUTS]``
     #: (cases.files); when there are any, the built-in case families are left out
     models: tuple[str, ...] = ()
+    #: --custom-objects: the user's modules of custom Keras objects (absolute paths), imported in every worker
+    #: before any model loads
+    custom_objects: tuple[str, ...] = ()
+    #: --unsafe-deserialization: the model files are trusted (Keras's safe mode off: Lambda layers load)
+    unsafe_deserialization: bool = False
+
+    @property
+    def loading(self):
+        """What the workers give Keras to load a saved file (:class:`cases.files.Loading`)."""
+        from cases.files import Loading
+
+        return Loading(self.custom_objects, self.unsafe_deserialization)
 
 
 def parse_opsets(text: str, max_known: int) -> tuple[int, ...]:
@@ -193,7 +205,19 @@ def settings_from(getoption, rootdir: Path, max_opset: int, packaged_causes: Pat
         else parse_memory(getoption("worker_memory")),
         worker_memory_hard=getoption("worker_memory") is not None,
         models=parse_models(_option(getoption, "model"), _option(getoption, "inputs")),
+        custom_objects=parse_custom_objects(_option(getoption, "custom_objects")),
+        unsafe_deserialization=bool(_option(getoption, "unsafe_deserialization")),
     )
+
+
+def parse_custom_objects(paths) -> tuple[str, ...]:
+    """``--custom-objects FILE.py`` (repeatable) as absolute paths; a missing or non-.py file is one error line."""
+    from cases.files import ModelFileError, check_custom_objects
+
+    try:
+        return check_custom_objects(paths)
+    except ModelFileError as exc:
+        raise OptionError(str(exc)) from None
 
 
 def _option(getoption, name: str):

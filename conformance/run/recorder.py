@@ -30,7 +30,7 @@ def run_metadata(run_id: str, started: datetime.datetime, matrix, **extra) -> di
     s = matrix.settings
     return {"id": run_id, "started": started.isoformat(), "opsets": list(s.opsets), "converters": list(matrix.selected),
             "stack": s.stack, "causes_file": str(s.causes) if s.causes else None, "threads": s.threads,
-            "cell_timeout": s.timeout, **extra}
+            "cell_timeout": s.timeout, "loading": s.loading.to_json(), **extra}
 
 
 class Recorder:

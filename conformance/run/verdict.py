@@ -76,7 +76,8 @@ def decide(stages: dict) -> Decision:
             continue
         if not st.get("ok", row.ok_default):
             return _failed(row, row.failure(st), st, stages)
-    return Decision(Status.PASS, PASS_REASON)
+    note = (stages.get("compare") or {}).get("note")
+    return Decision(Status.PASS, f"outputs match Keras {note}" if note else PASS_REASON)
 
 
 def apply_causes(decision: Decision, match) -> Decision:

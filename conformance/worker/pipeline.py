@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cases.api import KERAS, NO_KERAS, TF_KERAS, Case, CaseNotApplicable, import_tf_keras
+from cases import files
+from cases.api import KERAS, NO_KERAS, TF_KERAS, Case, CaseNotApplicable, Tolerance, import_tf_keras
 from cases.inputs import from_specs, input_hints
 from cases.model_io import input_aliases, input_specs, keras_outputs
 from conformance.loader import find_case
@@ -32,6 +33,7 @@ from conformance.checks.validity import check_validity, model_facts
 from conformance.errors import error_text, traceback_tail
 from conformance.stages import Stage
 from conformance.checks import agreement, deploy, topk
+from conformance.checks.precision import Precision, compute_dtype, float32_model, judge, yardstick_line
 from conformance.checks.compare import batch_failures, compare, degenerate_reasons, impostor_reasons, tolerance_for
 from conformance.loader import find_converter
 from conformance.converters.base import ConvertContext, ConverterCrashed, ConverterTimedOut, OpsetRejected
@@ -47,6 +49,8 @@ class Batch:
     arrays: list
     refs: list
     keras_seconds: float
+    #: the model recomputed in float32 with the same weights (a half-precision model only; None otherwise)
+    truth: list | None = None
 
 
 @dataclasses.dataclass
@@ -61,6 +65,30 @@ class Built:
     layers: list[str] = dataclasses.field(default_factory=list)
     #: input name -> its other names (a dict-input model: the keras.Input's name under a different key)
     aliases: dict = dataclasses.field(default_factory=dict)
+    #: the model's contract beyond its specs: the batch size its inputs declare (None: dynamic), the
+    #: half precision its layers compute in (None: float32 or wider) and why no float32 recompute exists
+    fixed_batch: int | None = None
+    precision: Precision | None = None
+    truth_problem: str = ""
+    #: (rtol, atol) per output: its dtype's, or the compute dtype's for a half-precision model, or the case's
+    tolerances: list = dataclasses.field(default_factory=list)
+
+    def contract(self) -> dict:
+        """What the model promised, as the record's ``facts.contract``."""
+        out: dict = {"batches": [b.size for b in self.batches]}
+        if self.fixed_batch is not None:
+            out["fixed_batch"] = self.fixed_batch
+        if self.precision is not None:
+            out["compute_dtype"] = self.precision.compute_dtype
+            out["tolerance_from"] = self.precision.describe()
+            out["float32_recompute"] = not self.truth_problem
+            if self.truth_problem:
+                out["float32_recompute_problem"] = self.truth_problem
+            else:
+                errs = [float(np.max(np.abs(np.asarray(r, np.float64) - np.asarray(t, np.float64))))
+                        for b in self.batches for r, t in zip(b.refs, b.truth or []) if np.size(r)]
+                out["keras_vs_float32"] = max(errs) if errs else 0.0
+        return out
 
 
 def _seed_everything(case: Case) -> None:
@@ -118,36 +146,84 @@ def build_case(case: Case) -> Built:
     else:
         model = made
     specs = input_specs(model)
+    fixed = fixed_batch(specs)  # a model that declares its batch is checked at that batch only
     if given is not None:
         primary = [np.asarray(a) for a in (given if isinstance(given, (list, tuple)) else [given])]
         if len(primary) != len(specs):
             raise ValueError(f"case gives {len(primary)} input arrays, the model has {len(specs)} inputs")
         n = primary[0].shape[0]
-        second = [a[:1] for a in primary] if n > 1 else [np.concatenate([a, a]) for a in primary]
+        if fixed is not None and n != fixed:
+            raise ValueError(f"the model declares a batch of {fixed}; the case gives {n} rows")
+        second = None if fixed is not None else [a[:1] for a in primary] if n > 1 else \
+            [np.concatenate([a, a]) for a in primary]
     else:
         if case.inputs is not None:
             gen = case.inputs
         else:  # generated to fit the model: ids inside its vocabulary, masks with real padding
             hints = input_hints(model) if case.keras != NO_KERAS else {}
             gen = lambda rng, b: from_specs(specs, rng, b, hints)  # noqa: E731
-        primary = [np.asarray(a) for a in gen(np.random.default_rng(case.seed), case.batch)]
+        primary = [np.asarray(a) for a in gen(np.random.default_rng(case.seed), fixed or case.batch)]
         second_size = 1 if case.batch > 1 else 2
-        second = [np.asarray(a) for a in gen(np.random.default_rng(case.seed + 1), second_size)]
+        second = None if fixed is not None else \
+            [np.asarray(a) for a in gen(np.random.default_rng(case.seed + 1), second_size)]
         if len(primary) != len(specs):
             raise ValueError(f"case inputs give {len(primary)} arrays, the model has {len(specs)} inputs")
+    precision = compute_dtype(model) if case.keras in (KERAS, TF_KERAS) else None
+    truth_model, truth_problem = None, ""
+    if precision is not None:  # Keras's own half-precision output is no float32 truth: recompute it
+        try:
+            truth_model = float32_model(model, files.custom_objects())
+        except Exception as exc:  # noqa: BLE001 - no recompute: the compute dtype's tolerance alone judges
+            truth_problem = f"the model cannot be rebuilt in float32: {error_text(exc, 300)}"
     batches = []
-    for arrays in (primary, second):
+    names_in = [n for n, _, _ in specs]
+    for arrays in [primary] + ([second] if second is not None else []):
         k0 = time.perf_counter()
-        refs = keras_outputs(model, arrays, [n for n, _, _ in specs])
-        batches.append(Batch(int(arrays[0].shape[0]), arrays, refs, time.perf_counter() - k0))
+        refs = keras_outputs(model, arrays, names_in)
+        batch = Batch(int(arrays[0].shape[0]), arrays, refs, time.perf_counter() - k0)
+        if truth_model is not None:
+            batch.truth = keras_outputs(truth_model, arrays, names_in)
+        batches.append(batch)
     names = _output_names(model, len(batches[0].refs))
     outputs = [(n, tuple(r.shape[1:]), str(r.dtype)) for n, r in zip(names, batches[0].refs)]
+    tols = tolerances(case, outputs, precision)
     degenerate = [p for n, r in zip(names, batches[0].refs) for p in degenerate_reasons(n, r)]
     # an input-ignoring answer (the batch mean, a neighbour's answer) that would pass proves the reference weak
-    degenerate += [p for (n, _shape, dtype), r in zip(outputs, batches[0].refs)
-                   for p in impostor_reasons(n, r, tolerance_for(dtype, case.tolerance))]
+    degenerate += [p for (n, _shape, _dtype), r, (rtol, atol) in zip(outputs, batches[0].refs, tols)
+                   for p in impostor_reasons(n, r, Tolerance(rtol, atol))]
     return Built(model, specs, outputs, batches, degenerate, time.perf_counter() - t0, _layers_of(case, model),
-                 input_aliases(model) if case.keras != NO_KERAS else {})
+                 input_aliases(model) if case.keras != NO_KERAS else {}, fixed_batch=fixed, precision=precision,
+                 truth_problem=truth_problem, tolerances=tols)
+
+
+def fixed_batch(specs) -> int | None:
+    """The batch size the model's inputs declare (``keras.Input(batch_size=1)``), or None when it is free."""
+    fixed = {int(shape[0]) for _n, shape, _d in specs if shape and shape[0] is not None}
+    return min(fixed) if fixed else None
+
+
+def tolerances(case: Case, outputs, precision: Precision | None) -> list:
+    """(rtol, atol) per output: the compute dtype of a half-precision model sets it, else the output's dtype
+    (a case's own tolerance overrides either, never stricter than a half precision allows)."""
+    return [tuple(dataclasses.astuple(tolerance_for(precision.compute_dtype if precision else dtype, case.tolerance)))
+            for _name, _shape, dtype in outputs]
+
+
+def _compare_note(built: Built, runs: list) -> str:
+    """How the comparison was made when the model's contract changed it (the PASS reason says so)."""
+    parts = []
+    if built.fixed_batch is not None:
+        parts.append(f"at the model's fixed batch size {built.fixed_batch}")
+    else:
+        parts.append("at both batch sizes")
+    if built.precision is not None:
+        parts.append(f"within the {built.precision.compute_dtype} tolerance of its compute dtype "
+                     f"(dtype policy {built.precision.policy})")
+        by_truth = sorted({c["output"] for r in runs for c in r["outputs"]
+                           if c.get("float32_yardstick", {}).get("passed")})
+        if by_truth:
+            parts.append(f"{', '.join(by_truth)} no farther from the float32 recompute than Keras itself")
+    return ", ".join(parts) if (built.fixed_batch is not None or built.precision is not None) else ""
 
 
 def _param_count(model) -> int | None:
@@ -179,6 +255,22 @@ class WorkerState:
         self.built: collections.OrderedDict = collections.OrderedDict()
         self.memo: dict = {}
         self.launchers: dict[str, Launcher] = {}
+        #: the loading options applied in this worker (a task's "loading", as JSON) -> the error of applying them
+        self.loadings: dict[str, str | None] = {}
+
+    def configure_loading(self, data) -> str | None:
+        """The task's loading options (custom objects imported, safe mode) made this worker's, once; the
+        one-line error when a module of custom objects does not import, else None."""
+        import json
+
+        key = json.dumps(data or {}, sort_keys=True)
+        if key not in self.loadings:
+            try:
+                files.configure(files.Loading.from_json(data))
+                self.loadings[key] = None
+            except files.ModelFileError as exc:
+                self.loadings[key] = str(exc)
+        return self.loadings[key]
 
     def launcher(self, mode: str) -> Launcher:
         """The command-line launcher of this worker for ``mode`` (warm: one fork server per worker)."""
@@ -229,6 +321,8 @@ class WorkerState:
                      "batches": [b.size for b in built.batches]}
         except CaseNotApplicable as exc:  # the case cannot exist on this stack: no claim, no failure
             built, stage = None, {"ok": False, "not_applicable": str(exc)}
+        except files.ModelFileError as exc:  # a saved file that does not load: the one line that says why
+            built, stage = None, {"ok": False, "error": str(exc), "traceback": traceback_tail(exc)}
         except Exception as exc:
             # the case's own judgement: a Keras that refuses an argument value only when the layer runs
             why = _not_applicable(case, exc)
@@ -268,6 +362,10 @@ def run_cell(task: dict, state: WorkerState) -> dict:
     stages[Stage.APPLICABLE] = {"ok": why_not is None, "reason": why_not}
     if why_not:
         return record
+    loading_error = state.configure_loading(task.get("loading"))
+    if loading_error:  # a module of custom objects that does not import: no model can load
+        stages[Stage.BUILD] = {"ok": False, "error": loading_error}
+        return record
     built, stages[Stage.BUILD] = state.build(case)
     if stages[Stage.BUILD].get("not_applicable"):
         stages[Stage.APPLICABLE] = {"ok": False, "reason": stages[Stage.BUILD]["not_applicable"]}
@@ -278,6 +376,9 @@ def run_cell(task: dict, state: WorkerState) -> dict:
     facts["keras_outputs"] = [{"name": n, "shape": list(s), "dtype": d} for n, s, d in built.outputs]
     facts["keras_layers"] = built.layers
     facts["keras_params"] = _param_count(built.model)
+    contract = built.contract()
+    if contract.keys() - {"batches"}:  # a fixed batch or a half precision: what set the batch and the tolerance
+        facts["contract"] = contract
     if case.keras == KERAS and not state.memo.get("_inventory_sent"):
         state.memo["_inventory_sent"] = True  # once per worker: what keras.layers has, for the coverage report
         try:
@@ -348,10 +449,17 @@ def _convert_and_check(task, state, conv, case, built, case_dir, workdir, stages
             return
         seconds[str(batch.size)] = time.perf_counter() - t0
         comps = []
-        for (name, _shape, dtype), ref, out in zip(built.outputs, batch.refs, outs):
-            tol = tolerance_for(dtype, case.tolerance)
-            comps.append(dataclasses.asdict(compare(name, ref, out, tol.rtol, tol.atol)))
+        for i, ((name, _shape, _dtype), ref, out, (rtol, atol)) in enumerate(
+                zip(built.outputs, batch.refs, outs, built.tolerances)):
+            comp = dataclasses.asdict(compare(name, ref, out, rtol, atol))
+            if not comp["passed"] and not comp["problem"] and batch.truth is not None:
+                # a half-precision model: no farther from the float32 truth than Keras itself passes
+                comp["float32_yardstick"] = judge(comp, ref, out, batch.truth[i])
+                comp["passed"] = comp["float32_yardstick"]["passed"]
+            comps.append(comp)
         failures += batch_failures(batch.size, comps, len(outs), len(batch.refs))
+        failures += [f"batch {batch.size}: {yardstick_line(c['float32_yardstick'])}" for c in comps
+                     if not c["passed"] and "float32_yardstick" in c]
         runs.append({"batch": batch.size, "outputs": comps})
         ran.append((feeds, outs))
         if "classifier" in case.tags:
@@ -361,6 +469,9 @@ def _convert_and_check(task, state, conv, case, built, case_dir, workdir, stages
         facts.setdefault(agreement.FACT, []).extend(agreement.of_batch(case.tags, built.outputs, batch.size, batch.refs, outs))
     stages[Stage.RUN] = {"ok": True, "seconds": seconds}
     stages[Stage.COMPARE] = {"ok": not failures, "batches": runs, "failures": failures}
+    note = _compare_note(built, runs)
+    if note:
+        stages[Stage.COMPARE]["note"] = note
     all_cmp = [o for r in runs for o in r["outputs"] if not o["problem"]]
     if all_cmp:
         facts["max_abs_error"] = max(o["max_abs"] for o in all_cmp)

@@ -1,0 +1,154 @@
+"""Twelve models built the way users build them, saved with their inputs: the your-model tests' data.
+
+    python tests/user_models/make.py OUT_DIR [NAME ...]
+
+Writes ``OUT_DIR/<name>.keras`` (``.h5`` for the Keras 2 file) and ``OUT_DIR/<name>.npz`` for each
+model (all, or the names given).  It is a script, run in a subprocess with the Python whose Keras
+should write the files, so that the tests themselves never import TensorFlow.  The custom layer and
+the activation come from ``userlayers.py`` beside it (the module a user hands over with
+``--custom-objects``).
+"""
+import importlib.util
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _userlayers():
+    spec = importlib.util.spec_from_file_location("userlayers", HERE / "userlayers.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["userlayers"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def custom_layer(keras, np, rng):
+    ul = _userlayers()
+    x = keras.Input((6,), name="features")
+    h = ul.ScaledDense(8, name="scaled")(x)
+    y = keras.layers.Dense(3, activation=ul.swish_ish, name="head")(h)
+    return keras.Model(x, y), {"features": rng.standard_normal((4, 6)).astype("float32")}
+
+
+def trained_convnet(keras, np, rng):
+    x = keras.Input((12, 12, 1), name="image")
+    h = keras.layers.Conv2D(4, 3, padding="same")(x)
+    h = keras.layers.BatchNormalization()(h)
+    h = keras.layers.ReLU()(h)
+    h = keras.layers.MaxPooling2D()(h)
+    h = keras.layers.Dropout(0.3)(h)
+    h = keras.layers.Flatten()(h)
+    model = keras.Model(x, keras.layers.Dense(3, activation="softmax")(h))
+    model.compile("adam", "sparse_categorical_crossentropy")
+    data = rng.standard_normal((32, 12, 12, 1)).astype("float32")
+    model.fit(data, rng.integers(0, 3, 32), epochs=2, batch_size=8, verbose=0)
+    return model, {"image": data[:4]}
+
+
+def two_heads(keras, np, rng):
+    x = keras.Input((10,), name="features")
+    h = keras.layers.Dense(16, activation="relu")(x)
+    outputs = {"label": keras.layers.Dense(4, activation="softmax", name="label")(h),
+               "score": keras.layers.Dense(1, name="score")(h)}
+    return keras.Model(x, outputs), {"features": rng.standard_normal((4, 10)).astype("float32")}
+
+
+def lambda_layer(keras, np, rng):
+    x = keras.Input((5,), name="features")
+    h = keras.layers.Lambda(lambda t: t * 2.0 + 1.0, name="affine")(x)
+    return keras.Model(x, keras.layers.Dense(2)(h)), {"features": rng.standard_normal((4, 5)).astype("float32")}
+
+
+def embedding_lstm(keras, np, rng):
+    x = keras.Input((7,), dtype="int32", name="token_ids")
+    h = keras.layers.Embedding(30, 8, mask_zero=True)(x)
+    h = keras.layers.LSTM(6)(h)
+    ids = rng.integers(1, 30, (4, 7)).astype("int32")
+    ids[0, 4:] = 0
+    return keras.Model(x, keras.layers.Dense(2)(h)), {"token_ids": ids}
+
+
+def timedistributed_gru(keras, np, rng):
+    x = keras.Input((3, 8, 8, 1), name="frames")
+    h = keras.layers.TimeDistributed(keras.layers.Conv2D(2, 3, activation="relu"))(x)
+    h = keras.layers.TimeDistributed(keras.layers.GlobalAveragePooling2D())(h)
+    h = keras.layers.GRU(5)(h)
+    return keras.Model(x, keras.layers.Dense(2)(h)), {"frames": rng.standard_normal((4, 3, 8, 8, 1)).astype("float32")}
+
+
+def conv_autoencoder(keras, np, rng):
+    x = keras.Input((8, 8, 1), name="image")
+    h = keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="relu")(x)
+    h = keras.layers.Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu")(h)
+    y = keras.layers.Conv2D(1, 3, padding="same", activation="sigmoid")(h)
+    return keras.Model(x, y), {"image": rng.random((4, 8, 8, 1)).astype("float32")}
+
+
+def mixed_float16(keras, np, rng):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        x = keras.Input((16,), name="features")
+        h = keras.layers.Dense(32, activation="relu")(x)
+        h = keras.layers.Dense(32, activation="relu")(h)
+        y = keras.layers.Dense(4)(h)
+        y = keras.layers.Activation("linear", dtype="float32", name="out")(y)
+        model = keras.Model(x, y)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    return model, {"features": rng.standard_normal((4, 16)).astype("float32")}
+
+
+def fixed_batch(keras, np, rng):
+    x = keras.Input((6,), batch_size=1, name="features")
+    h = keras.layers.Dense(8, activation="tanh")(x)
+    return keras.Model(x, keras.layers.Dense(2)(h)), {"features": rng.standard_normal((1, 6)).astype("float32")}
+
+
+def keras_ops(keras, np, rng):
+    x = keras.Input((6,), name="features")
+    h = keras.layers.Dense(8)(x)
+    h = keras.ops.tanh(h) * keras.ops.sigmoid(h) + keras.ops.mean(h, axis=-1, keepdims=True)
+    return keras.Model(x, keras.layers.Dense(2)(h)), {"features": rng.standard_normal((4, 6)).astype("float32")}
+
+
+def keras2_h5(keras, np, rng):
+    import tf_keras
+
+    x = tf_keras.Input((6,), name="features")
+    h = tf_keras.layers.Dense(8, activation="relu")(x)
+    return tf_keras.Model(x, tf_keras.layers.Dense(2)(h)), {"features": rng.standard_normal((4, 6)).astype("float32")}
+
+
+def attention_encoder(keras, np, rng):
+    x = keras.Input((6, 16), name="embeddings")
+    a = keras.layers.MultiHeadAttention(num_heads=2, key_dim=8)(x, x)
+    h = keras.layers.LayerNormalization()(x + a)
+    f = keras.layers.Dense(32, activation="gelu")(h)
+    f = keras.layers.Dense(16)(f)
+    y = keras.layers.LayerNormalization()(h + f)
+    return keras.Model(x, y), {"embeddings": rng.standard_normal((4, 6, 16)).astype("float32")}
+
+
+MODELS = {f.__name__: f for f in (custom_layer, trained_convnet, two_heads, lambda_layer, embedding_lstm,
+                                  timedistributed_gru, conv_autoencoder, mixed_float16, fixed_batch, keras_ops,
+                                  keras2_h5, attention_encoder)}
+
+
+def main(out: str, names: list[str]) -> None:
+    import numpy as np
+    import keras
+
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in names or list(MODELS):
+        keras.utils.set_random_seed(7)
+        model, inputs = MODELS[name](keras, np, np.random.default_rng(7))
+        path = out_dir / (f"{name}.h5" if name == "keras2_h5" else f"{name}.keras")
+        model.save(path)
+        np.savez(out_dir / f"{name}.npz", **inputs)
+        print(path)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2:])
