@@ -15,8 +15,11 @@ wheel); each ``[[cause]]`` block reads like this:
     cases = ["mlp_gelu", "act_gelu*"]            #   case tags, Keras layer classes the model holds
     when = ["tf2onnx>=1.14,<1.18"]               # package requirements that must all hold
     missing = ["jax2onnx"]                       # optional: distributions that must be absent
+    needs = { ops = ["Erfc"] }                   # optional: what a model must hold for the cause to name its
+                                                 #   failure outside the listed cases (a user's --model file)
     link = "https://github.com/onnx/tensorflow-onnx/pull/2463"   # issue, PR or source line
     reason = "why, in words, next to its subject"
+    workaround = "what to do instead, where something works"     # optional: shown with the cause
     strict = true                                # optional (default true), see below
 
 ``scope`` (optional) is a list of inline tables with the same scope keys (and ``when``/``missing``),
@@ -27,10 +30,22 @@ on the cause itself are defaults for every part.  A part's ``except = { cases = 
 one part.  ``link = "not reported"`` says that nobody reported it upstream yet; then ``report``
 names the drafted report (``python -m conformance.report issue ID RESULTS`` writes one).
 
+``needs`` (optional, on the cause or a part) says what a model must hold for the bug to happen, so the
+cause can name the same failure in a model it has never seen: ``layers`` (Keras layer classes the model
+holds, globs), ``ops`` (op types in the converted graph, globs over the op histogram), ``settings``
+(layer configs: a list of inline tables, e.g. ``{ layer = "Conv*", groups = ">1" }``: a layer whose
+class matches and whose config has every other key at that value; a string value that starts with
+``>``, ``>=``, ``<``, ``<=`` or ``!=`` compares numbers), or ``any_model = true`` (the converter fails on
+every model there).  Every given key must hold (each list: any of its entries).
+
 Matching a cell (pure, here): a cause *covers* a cell when its ``when`` holds and some part of its
 scope takes the cell's converter, opset, case name, tags and layer classes.  A failing cell is
 expected when a cause that covers it lists the observed status and its signature matches the
-normalized observed reason; a failure no cause explains fails the run.  A passing cell covered by a
+normalized observed reason; a failure no cause explains fails the run.  A cell of a case that is
+not the suite's own (a ``--model`` file, a ``--cases-module`` case) is named by a cause whose scope
+does not list it when a part with ``needs`` holds there (its ``when``, converters and opsets) and the
+model meets the needs, with the same status and signature (``Match.by == "needs"``); such a cell is
+never XPASS (strictness is for the suite's own cases, where the lists are exact).  A passing cell covered by a
 strict cause is XPASS (the scope is too wide, or the bug is fixed); covered only by ``strict =
 false`` causes (failures seen to come and go) it is PASS with a note.  A cause is *stale* in a run
 only if the run covered it with its converter available and no cell matched it.
@@ -52,35 +67,35 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from conformance.statuses import BEFORE_CONVERSION, EXPECTABLE, Status
+from conformance.statuses import BEFORE_CONVERSION, EXPECTABLE, KINDS as STATUS_KINDS, STATUSES_OF_KIND, Status
 from conformance.tomlfile import read_toml, tables
 
-#: kind -> the statuses a cause of that kind may produce (a kind says what a user should fear most)
-KINDS: dict[str, frozenset[str]] = {
-    "silent wrong answer": frozenset({"MISMATCH", "SIGNATURE"}),
-    "invalid graph": frozenset({"INVALID", "SIGNATURE", "CONVERT_ERROR"}),
-    "conversion error": frozenset({"CONVERT_ERROR", "UNSUPPORTED_OPSET", "CRASH", "TIMEOUT", "INVALID"}),
-    "runtime error": frozenset({"RUNTIME_ERROR", "INVALID"}),
-    "unavailable": frozenset({"UNAVAILABLE"}),
-    "case error": frozenset({"CASE_ERROR", "DEGENERATE"}),
-    "not applicable": frozenset({"NOT_APPLICABLE"}),
-}
+#: kind -> the statuses a cause of that kind may produce (a kind says what a user should fear most): the
+#: statuses table's ``kinds`` column (:mod:`conformance.statuses`)
+KINDS: dict[str, frozenset[str]] = dict(STATUSES_OF_KIND)
 #: the order in which pages and summaries list kinds (silent wrong answers first)
-KIND_ORDER = list(KINDS)
+KIND_ORDER = list(STATUS_KINDS)
 #: the reason ``report causes propose`` drafts; the loader refuses a cause that still has it
 PLACEHOLDER = "TODO"
 NOT_REPORTED = "not reported"
 
 #: kind -> the status a cause of that kind produces when it names none
-KIND_STATUS: dict[str, str] = {
-    "silent wrong answer": "MISMATCH", "invalid graph": "INVALID", "conversion error": "CONVERT_ERROR",
-    "runtime error": "RUNTIME_ERROR", "unavailable": "UNAVAILABLE", "case error": "CASE_ERROR",
-    "not applicable": "NOT_APPLICABLE",
-}
+KIND_STATUS: dict[str, str] = dict(STATUS_KINDS)
 
 _SELECTOR_KEYS = {"converters", "opsets", "cases", "tags", "layers"}
-_SCOPE_KEYS = _SELECTOR_KEYS | {"when", "missing", "except"}
-_KEYS = _SCOPE_KEYS | {"id", "title", "kind", "status", "signature", "scope", "link", "report", "reason", "strict"}
+_SCOPE_KEYS = _SELECTOR_KEYS | {"when", "missing", "except", "needs"}
+_KEYS = _SCOPE_KEYS | {"id", "title", "kind", "status", "signature", "scope", "link", "report", "reason", "strict",
+                       "workaround"}
+_NEEDS_KEYS = {"layers", "ops", "settings", "any_model"}
+_COMPARISON = re.compile(r"^\s*(>=|<=|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
+#: the modules of the suite's own cases (cases/): where cause scopes list cells exactly
+OWN_CASE_MODULES = "cases."
+
+
+def own_case(module: str | None) -> bool:
+    """Whether a case of ``module`` is the suite's own (a built-in family, the layer library, the models
+    tier) rather than a user's (``--model`` file, ``--cases-module``).  Unknown (a slim record): own."""
+    return not module or str(module).startswith(OWN_CASE_MODULES)
 _REQUIRED = ("id", "title", "kind", "signature", "link", "reason")
 _ID = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 
@@ -124,18 +139,105 @@ def normalize(text: str | None) -> str:
 @dataclasses.dataclass(frozen=True)
 class CellView:
     """What a cause's scope looks at: a cell's case, converter, opset, tags and layer classes
-    (``layers`` None: unknown, the case was not built)."""
+    (``layers`` None: unknown, the case was not built); for ``needs``: whether the case is the suite's own,
+    the op types of its converted graph and its layers' settings (None: unknown)."""
     case: str
     converter: str
     opset: int
     tags: frozenset[str] = frozenset()
     layers: frozenset[str] | None = None
+    own: bool = True
+    ops: frozenset[str] | None = None
+    settings: tuple[Mapping, ...] | None = None
 
     @classmethod
     def of_record(cls, rec: Mapping) -> "CellView":
-        layers = (rec.get("facts") or {}).get("keras_layers")
+        facts = rec.get("facts") or {}
+        layers, ops, settings = facts.get("keras_layers"), facts.get("op_histogram"), facts.get("layer_settings")
         return cls(str(rec["case"]), str(rec["converter"]), int(rec["opset"]), frozenset(rec.get("tags") or ()),
-                   frozenset(layers) if layers else None)
+                   frozenset(layers) if layers else None, own_case(rec.get("case_module")),
+                   frozenset(ops) if ops else None, tuple(settings) if settings else None)
+
+
+def _setting_value_holds(want, have) -> bool:
+    if isinstance(want, str) and not isinstance(have, str) and isinstance(have, (int, float)) \
+            and not isinstance(have, bool):
+        m = _COMPARISON.match(want)
+        if m:
+            op, number = m.group(1), float(m.group(2))
+            return {">": have > number, ">=": have >= number, "<": have < number, "<=": have <= number,
+                    "!=": have != number}[op]
+    return want == have
+
+
+@dataclasses.dataclass(frozen=True)
+class Needs:
+    """What a model must hold for a cause to name its failure outside the listed cases (see the module doc)."""
+    any_model: bool = False
+    layers: tuple[str, ...] | None = None
+    ops: tuple[str, ...] | None = None
+    settings: tuple[tuple[tuple[str, object], ...], ...] | None = None
+
+    def met(self, cell: CellView) -> bool:
+        if self.layers is not None and not (cell.layers and any(_any_glob(n, self.layers) for n in cell.layers)):
+            return False
+        if self.ops is not None and not (cell.ops and any(_any_glob(o, self.ops) for o in cell.ops)):
+            return False
+        if self.settings is not None and not any(self._setting_met(dict(s), cell.settings or ()) for s in self.settings):
+            return False
+        return True
+
+    @staticmethod
+    def _setting_met(want: dict, layers) -> bool:
+        glob = str(want.get("layer", "*"))
+        keys = {k: v for k, v in want.items() if k != "layer"}
+        return any(fnmatch.fnmatchcase(str(have.get("class", "")), glob)
+                   and all(k in have and _setting_value_holds(v, have[k]) for k, v in keys.items())
+                   for have in layers)
+
+    def setting_keys(self) -> set[str]:
+        return {k for s in self.settings or () for k, _ in s if k != "layer"}
+
+    def evidence(self, cell: CellView) -> str:
+        """What the cell's model holds that meets the needs, in words ("MultiHeadAttention", "the op Erfc")."""
+        if self.any_model:
+            return "any model fails here"
+        parts = []
+        if self.layers:
+            parts += sorted(n for n in cell.layers or () if _any_glob(n, self.layers))[:3]
+        if self.settings:
+            for s in self.settings:
+                want = dict(s)
+                for have in cell.settings or ():
+                    if self._setting_met(want, [have]):
+                        shown = ", ".join(f"{k}={have[k]}" for k in sorted(want) if k != "layer")
+                        parts.append(f"{have.get('class')}({shown})")
+                        break
+        if self.ops:
+            parts += [f"the op {o}" for o in sorted(o for o in cell.ops or () if _any_glob(o, self.ops))[:3]]
+        return ", ".join(dict.fromkeys(parts))
+
+    def describe(self) -> str:
+        if self.any_model:
+            return "any model"
+        parts = []
+        if self.layers:
+            parts.append("a layer " + " or ".join(self.layers))
+        if self.settings:
+            parts.append(" or ".join("a " + ", ".join(f"{k}={v}" for k, v in s) for s in self.settings))
+        if self.ops:
+            parts.append("the op " + " or ".join(self.ops) + " in the converted graph")
+        return " and ".join(parts)
+
+    def to_json(self) -> dict:
+        out: dict = {"any_model": True} if self.any_model else {}
+        if self.layers:
+            out["layers"] = list(self.layers)
+        if self.ops:
+            out["ops"] = list(self.ops)
+        if self.settings:
+            out["settings"] = [dict(s) for s in self.settings]
+        return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +251,8 @@ class Scope:
     missing: tuple[str, ...] = ()
     #: ``except``: cells this part leaves out (same keys: cases, tags, layers, converters, opsets)
     unless: "Scope | None" = None
+    #: what a model must hold for this part to name a failure outside its listed cases
+    needs: Needs | None = None
 
     def holds(self, versions: Mapping[str, str | None]) -> bool:
         return (all(requirement_holds(r, versions) for r in self.when)
@@ -169,6 +273,19 @@ class Scope:
             return False
         return self.unless is None or not self.unless.takes(cell)
 
+    def reaches(self, cell: CellView) -> bool:
+        """The part names ``cell`` by its needs: a user's case (not the suite's own) on a converter and opset
+        of the part, outside what ``except`` leaves out, whose model meets the needs."""
+        if self.needs is None or cell.own:
+            return False
+        if self.converters is not None and not _any_glob(cell.converter, self.converters):
+            return False
+        if isinstance(self.opsets, tuple) and cell.opset not in self.opsets:
+            return False
+        if isinstance(self.opsets, SpecifierSet) and Version(str(cell.opset)) not in self.opsets:
+            return False
+        return (self.unless is None or not self.unless.takes(cell)) and self.needs.met(cell)
+
     def to_json(self) -> dict:
         out: dict = {}
         for f in ("converters", "cases", "tags", "layers", "missing"):
@@ -183,6 +300,8 @@ class Scope:
             out["when"] = [str(r) for r in self.when]
         if self.unless is not None:
             out["except"] = self.unless.to_json()
+        if self.needs is not None:
+            out["needs"] = self.needs.to_json()
         return out
 
 
@@ -199,6 +318,7 @@ class Cause:
     reason: str
     report: str = ""
     strict: bool = True
+    workaround: str = ""
 
     @property
     def pattern(self) -> re.Pattern:
@@ -225,7 +345,11 @@ class Cause:
     def to_json(self) -> dict:
         return {"id": self.id, "title": self.title, "kind": self.kind, "status": list(self.statuses),
                 "signature": self.signature, "scope": [s.to_json() for s in self.scopes], "link": self.link,
-                "report": self.report, "reason": self.reason, "strict": self.strict}
+                "report": self.report, "reason": self.reason, "strict": self.strict, "workaround": self.workaround}
+
+    def setting_keys(self) -> set[str]:
+        """The layer config keys its needs read (the worker records those of a user's model)."""
+        return {k for s in self.scopes if s.needs is not None for k in s.needs.setting_keys()}
 
 
 _PATTERNS: dict[str, re.Pattern] = {}
@@ -328,7 +452,35 @@ def _scope(raw: Mapping, where: str) -> Scope:
             raise CausesError(f"{where}: 'except' must be an inline table of {', '.join(sorted(_SELECTOR_KEYS))}, "
                               "e.g. except = {{ cases = [\"dense_*\"] }}")
         kw["unless"] = _scope(ex, f"{where} except")
+    if "needs" in raw:
+        kw["needs"] = _needs(raw["needs"], where)
     return Scope(**kw)
+
+
+def _needs(raw, where: str) -> Needs:
+    example = 'needs = { ops = ["Erfc"] } or { layers = ["Masking"] } or { settings = [{ layer = "Conv2D", groups = ">1" }] }'
+    if not isinstance(raw, dict) or not raw or set(raw) - _NEEDS_KEYS:
+        raise CausesError(f"{where}: 'needs' must be an inline table of {', '.join(sorted(_NEEDS_KEYS))}, e.g. {example}")
+    if "any_model" in raw:
+        if raw["any_model"] is not True or len(raw) > 1:
+            raise CausesError(f"{where}: 'needs' with any_model takes only any_model = true")
+        return Needs(any_model=True)
+    kw: dict = {}
+    for key in ("layers", "ops"):
+        if key in raw:
+            kw[key] = _globs(raw[key], f"{where} needs", key)
+    if "settings" in raw:
+        items = raw["settings"]
+        items = [items] if isinstance(items, dict) else items
+        if not isinstance(items, list) or not items or not all(isinstance(s, dict) and s for s in items):
+            raise CausesError(f"{where}: needs 'settings' must be a list of inline tables such as "
+                              '{ layer = "Dense", activation = "gelu" }')
+        for s in items:
+            for k, v in s.items():
+                if not isinstance(v, (str, int, float, bool)):
+                    raise CausesError(f"{where}: needs setting {k!r} must be a string, number or boolean")
+        kw["settings"] = tuple(tuple(sorted(s.items())) for s in items)
+    return Needs(**kw)
 
 
 def _text(raw: Mapping, key: str, where: str) -> str:
@@ -404,8 +556,9 @@ def parse(data: Mapping, source: str = "<causes>") -> list[Cause]:
                 if unknown:
                     raise CausesError(f"{where}: unknown scope key(s) {sorted(unknown)} (allowed: {sorted(_SCOPE_KEYS)})")
             scopes = tuple(_scope({**base, **p}, f"{where} scope #{n}") for n, p in enumerate(parts, start=1))
+        workaround = _text(raw, "workaround", where)
         out.append(Cause(index=i, id=cid, title=title, kind=kind, statuses=statuses, signature=sig,
-                         scopes=scopes, link=link, reason=reason, report=report, strict=strict))
+                         scopes=scopes, link=link, reason=reason, report=report, strict=strict, workaround=workaround))
     return out
 
 
@@ -419,10 +572,16 @@ def load(path: str | Path | None) -> list[Cause]:
 @dataclasses.dataclass(frozen=True)
 class Match:
     """What the registry says of one decided cell: the cause that explains its failure (or None),
-    and every cause that covers the cell (for XPASS and for the note on an unexplained failure)."""
+    and every cause that covers the cell (for XPASS and for the note on an unexplained failure).
+    ``by``: "scope" (the cause lists the cell) or "needs" (a user's model that meets its needs);
+    ``strict``: whether a pass inside a strict cause's scope is XPASS (the suite's own cases only)."""
     cause: Cause | None
     covering: tuple[Cause, ...]
     signature: str | None
+    by: str = "scope"
+    strict: bool = True
+    #: by needs: what the model holds that meets them
+    evidence: str = ""
 
 
 
@@ -446,12 +605,21 @@ class Registry:
         given; neither: matched on status alone).  A passing cell has no signature."""
         covering = self.covering(cell)
         if observed == Status.PASS.value:
-            return Match(None, covering, None)
+            return Match(None, covering, None, strict=cell.own)
         sig = signature if signature is not None else None if reason is None else normalize(reason)
         for c in covering:
             if c.explains(observed, sig):
-                return Match(c, covering, sig)
-        return Match(None, covering, sig)
+                return Match(c, covering, sig, strict=cell.own)
+        if not cell.own and sig is not None:  # a user's model: a cause whose needs it meets names the same failure
+            for c, parts in self._holding:
+                part = next((p for p in parts if p.reaches(cell)), None)
+                if part is not None and c.explains(observed, sig):
+                    return Match(c, covering, sig, by="needs", strict=False, evidence=part.needs.evidence(cell))
+        return Match(None, covering, sig, strict=cell.own)
+
+    def setting_keys(self) -> list[str]:
+        """The layer config keys the causes' needs read: the worker records them for a user's model."""
+        return sorted({k for c in self.causes for k in c.setting_keys()})
 
     def stale(self, records: Iterable[Mapping]) -> list[Cause]:
         """Causes the run could have seen (it covered them with their converter available) and did not."""

@@ -180,8 +180,9 @@ def test_the_committed_registry_is_hand_written_data_a_person_can_read():
     text = (ROOT / "causes.toml").read_text(encoding="utf-8")
     causes = load(ROOT / "causes.toml")
     # one key a line, one block a cause: about a dozen lines each (issue 19 asked for ~400 lines in all,
-    # which 46 readable blocks cannot be; this keeps a block from growing, not the registry from learning)
-    assert causes and len(text.splitlines()) <= 14 * len(causes)
+    # which 46 readable blocks cannot be; this keeps a block from growing, not the registry from learning);
+    # 15 since a cause may say what a model needs and the workaround (issue 29)
+    assert causes and len(text.splitlines()) <= 15 * len(causes)
     assert "generated" not in text.lower()
     assert not re.search(r"/(root|home|work|tmp)/|site-packages", text)
     for c in causes:

@@ -20,6 +20,8 @@ import pytest
 
 from tests import helpers
 
+#: the distributions that install TensorFlow's tensorflow/ package: a stack has one of them
+TENSORFLOWS = ("tensorflow", "tensorflow-cpu", "tensorflow-intel", "tensorflow-macos")
 ROOT = helpers.ROOT
 
 
@@ -84,6 +86,10 @@ def test_installed_wheel_checks_a_trained_model_and_a_saved_model_outside_the_ch
     _run([sys.executable, "-m", "venv", str(venv)], timeout=120)
     py = str(venv / "bin" / "python")
     _run([py, "-m", "pip", "install", "-q", f"{wheel}[modern]"], timeout=1200)
+    # one TensorFlow: the modern extra installs `tensorflow` (which tf-keras needs), not `tensorflow-cpu` beside it
+    dists = _run([py, "-c", "import importlib.metadata as m; print(' '.join(sorted(d.metadata['Name'].lower() "
+                  "for d in m.distributions())))"], cwd=tmp_path).stdout.split()
+    assert [d for d in dists if d.replace("_", "-") in TENSORFLOWS] == ["tensorflow"], dists
     site = Path(_run([py, "-c", "import conformance, os; print(os.path.dirname(conformance.__file__))"],
                      cwd=tmp_path).stdout.strip()).resolve()
     assert site.parent.name == "site-packages" and (site / "causes.toml").is_file()

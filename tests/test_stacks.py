@@ -26,6 +26,29 @@ def test_the_checkout_stacks_file_parses_and_has_the_stacks_the_docs_name():
     assert legacy.extra == "legacy" and "setuptools<70" in legacy.requirements
 
 
+def _names(requirements) -> set[str]:
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    return {canonicalize_name(Requirement(r).name) for r in requirements}
+
+
+def test_every_stack_installs_one_tensorflow():
+    """tf-keras depends on `tensorflow`: a stack that also names `tensorflow-cpu` installs two wheels into one
+    tensorflow/ directory (the modern extra did: about 600 MB more, a 2.9 GB environment)."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for s in stacks.load(ROOT / "stacks.toml"):
+        if not s.installs:
+            continue
+        names = _names(list(s.requirements) + list(extras.get(s.extra, []) if s.extra else []))
+        tensorflows = names & {"tensorflow", "tensorflow-cpu"}
+        assert len(tensorflows) == 1, (s.name, sorted(tensorflows))
+        if "tf-keras" in names:
+            assert tensorflows == {"tensorflow"}, (s.name, "tf-keras depends on tensorflow, not tensorflow-cpu")
+
+
 def test_tox_ini_is_generated_from_stacks_toml():
     """The check a person runs after editing stacks.toml (python -m conformance.stacks tox --write)."""
     assert stacks.main(["tox", "--check"]) == 0

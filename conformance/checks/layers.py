@@ -63,6 +63,36 @@ def model_layers(model) -> list[str]:
     return sorted(found)
 
 
+def _scalar(value) -> bool:
+    return isinstance(value, (str, int, float, bool)) or value is None
+
+
+def layer_settings(model, keys) -> list[dict]:
+    """Each distinct ``{"class": name, key: value, ...}`` over the model's layers (recursively, any class, the
+    user's own too) for the config ``keys`` a layer has with a plain value: what causes' ``needs`` read."""
+    keys = set(keys or ())
+    if not keys:
+        return []
+    found: dict[str, dict] = {}
+    seen: set[int] = set()
+    stack = list(_children(model))
+    while stack:
+        layer = stack.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        stack.extend(_children(layer))
+        try:
+            config = layer.get_config()
+        except Exception:  # a layer without a config (a subclassed one): nothing to read
+            continue
+        picked = {k: config[k] for k in sorted(keys) if k in config and _scalar(config[k])}
+        if picked:
+            entry = {"class": type(layer).__name__, **picked}
+            found.setdefault(repr(sorted(entry.items())), entry)
+    return [found[k] for k in sorted(found)]
+
+
 def keras_inventory() -> dict[str, list[str]]:
     """The inventory of the installed ``keras.layers`` (Keras 3, or Keras 2 on old stacks)."""
     import keras

@@ -91,6 +91,12 @@ def _parser() -> argparse.ArgumentParser:
     mo.add_argument("results", help="a results.json")
     mo.add_argument("--json", metavar="FILE", help="also write the cells as JSON ('-' for stdout instead of the table)")
 
+    ro = sub.add_parser("route", help="the recommended route of each model: the converter and opset that pass with "
+                                      "the smallest error, the exact call; where none passes, the nearest and the causes")
+    ro.add_argument("results", help="a results.json")
+    ro.add_argument("--case", metavar="GLOB", default=None, help="only the cases whose name matches (e.g. 'my_*')")
+    ro.add_argument("--json", metavar="FILE", help="also write the routes as JSON ('-' for stdout instead of the lines)")
+
     rp = sub.add_parser("repro", help="write one cell's standalone repro folder now (runs that one cell again)")
     rp.add_argument("cell", metavar="CELL_ID", help="the cell's id, e.g. masking_lstm-tf2onnx-keras-opset9")
     rp.add_argument("--results", default="reports/results.json",
@@ -272,6 +278,25 @@ def _models(args) -> int:
     return 0
 
 
+def _route(args) -> int:
+    from conformance.report.route import lines, routes
+    from conformance.run.results import load
+
+    doc = load(args.results)
+    found = routes(doc["records"], doc.get("causes") or {}, case_glob=args.case)
+    if args.json == "-":
+        print(json.dumps([r.to_json() for r in found], indent=1))
+        return 0
+    if args.json:
+        Path(args.json).write_text(json.dumps([r.to_json() for r in found], indent=1) + "\n", encoding="utf-8")
+    if not found:
+        print(f"no case{' matches ' + repr(args.case) if args.case else ''} in {args.results}")
+        return 1
+    for line in lines(found, f"recommended route per model ({args.results}):"):
+        print(line)
+    return 0
+
+
 def _repro(args) -> int:
     from conformance.report.repro_cell import main as repro_main
 
@@ -283,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"html": _html, "diff": _diff, "merge": _merge, "rebuild": _rebuild, "baseline": _baseline,
                 "overhead": _overhead, "causes": _causes, "issue": _issue, "stacks": _stacks,
-                "layers": _layers, "models": _models, "repro": _repro}[args.command](args)
+                "layers": _layers, "models": _models, "route": _route, "repro": _repro}[args.command](args)
     except (ResultsError, CausesError, StacksError, CoverageError) as exc:  # bad input: its one line, exit 2
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -28,7 +28,7 @@ from packaging.version import InvalidVersion, Version
 from conformance import causes as causes_mod
 from conformance.loader import converter_packages
 from conformance.report.merge import stacks_meta
-from conformance.statuses import Status, facts
+from conformance.statuses import KIND_OF, Status, facts
 
 
 def observed_reason(rec: dict) -> str | None:
@@ -80,6 +80,9 @@ def rejudge(doc: dict, causes: list) -> tuple[dict, list[dict]]:
         expected = match.cause or next((c for c in match.covering if c.id == d.cause), None)
         r = dict(r, status=d.status.value, observed_status=observed, cause=d.cause, signature=match.signature,
                  expected_status="|".join(expected.statuses) if expected else None)
+        r.pop("cause_by", None)
+        if match.cause is not None and match.by == "needs":
+            r["cause_by"] = "needs"
         if d.status == Status.XPASS:
             xpass.append(r)
         out.append(r)
@@ -193,10 +196,6 @@ def _selects_exactly(reqs: list[str], failing: list[dict], others: list[dict]) -
 
 
 REASON = f"{causes_mod.PLACEHOLDER}: why these cells fail, in words, after reading the converter's source and tracker"
-_KIND_OF = {"MISMATCH": "silent wrong answer", "SIGNATURE": "silent wrong answer", "INVALID": "invalid graph",
-            "CONVERT_ERROR": "conversion error", "UNSUPPORTED_OPSET": "conversion error", "CRASH": "conversion error",
-            "TIMEOUT": "conversion error", "RUNTIME_ERROR": "runtime error", "UNAVAILABLE": "unavailable",
-            "CASE_ERROR": "case error", "DEGENERATE": "case error", "NOT_APPLICABLE": "not applicable"}
 
 
 @dataclasses.dataclass
@@ -215,7 +214,7 @@ class Draft:
         lines = [f"# seen on {', '.join(self.stacks)}: {len(self.cases)} case(s) x {len(self.converters)} converter(s)"]
         lines += [f"# observed: {s}" for s in self.seen]
         lines += ["[[cause]]", f'id = "todo-{n}"', f"title = {q(causes_mod.PLACEHOLDER + ': what fails, in a line')}",
-                  f"kind = {q(_KIND_OF.get(self.status, 'conversion error'))}", f"status = {q(self.status)}",
+                  f"kind = {q(KIND_OF.get(self.status, 'conversion error'))}", f"status = {q(self.status)}",
                   f"signature = {q(self.signature)}",
                   f"converters = {q(self.converters)}", f"opsets = {q(self.opsets)}", f"cases = {q(self.cases)}"]
         if len(self.when) == 1:

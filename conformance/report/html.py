@@ -29,7 +29,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from conformance.report import diff as diff_mod
+from conformance.report import diff as diff_mod, route as route_mod
 from conformance.report.merge import merge_docs, stacks_meta
 from conformance.report.layers import layer_classes, view as layers_view
 from conformance.report.models import view as models_view
@@ -42,11 +42,6 @@ TRACE_LIMIT = 4000
 #: observed statuses that are silent wrong answers: the model converts and runs, and its answer is wrong
 SILENT = ("MISMATCH", "SIGNATURE")
 #: a cause's kind when the results file does not say (an unknown id, an old file's expectation entry)
-KIND_OF_STATUS = {"MISMATCH": "silent wrong answer", "SIGNATURE": "silent wrong answer", "INVALID": "invalid graph",
-                  "CONVERT_ERROR": "conversion error", "UNSUPPORTED_OPSET": "conversion error",
-                  "CRASH": "conversion error", "TIMEOUT": "conversion error", "RUNTIME_ERROR": "runtime error",
-                  "UNAVAILABLE": "unavailable", "CASE_ERROR": "case error", "DEGENERATE": "case error",
-                  "NOT_APPLICABLE": "not applicable"}
 #: the groups of "failures and changes first", in order (a cell is in the first that takes it)
 ATTENTION = (("changed", "Changed against the baseline"), ("unexpected", "Unexpected failures"),
              ("silent", "Silent wrong answers (expected)"), ("expected", "Expected failures"),
@@ -574,7 +569,7 @@ def _causes_view(records: list[dict], cells: list[dict], causes: dict, envs: dic
     out = []
     for cid, row in rows.items():
         info = row["info"]
-        kind = info.get("kind") or KIND_OF_STATUS.get(row["observed"].most_common(1)[0][0], "other")
+        kind = info.get("kind") or statuses.KIND_OF.get(row["observed"].most_common(1)[0][0], "other")
         seen = [s for s in stacks if row["per_stack"].get(s)]
         others = [s for s in stacks if s not in seen and ran[s] & row["pairs"]]
         out.append({
@@ -648,6 +643,20 @@ def _attention(cells: list[dict], records: list[dict], the_diff, causes_rows: li
                     "rows": order[:limit], "more": max(0, len(order) - limit), "aside": aside.get(key, 0),
                     "removed": len(the_diff.of("removed")) if key == "changed" else 0})
     return out
+
+
+def _loading_lines(runs) -> list[str]:
+    """What the runs gave Keras to load the users' files (--custom-objects, --unsafe-deserialization)."""
+    out = []
+    for stack, run in runs:
+        loading = run.get("loading") or {}
+        mods = [Path(p).name for p in loading.get("custom_objects") or []]
+        parts = ([f"custom objects from {', '.join(mods)}"] if mods else []) + \
+            (["unsafe deserialization ON (Keras's safe mode off: Lambda layers' code was loaded)"]
+             if loading.get("unsafe_deserialization") else [])
+        if parts:
+            out.append(f"{stack}: {'; '.join(parts)}")
+    return list(dict.fromkeys(out))
 
 
 def build_view(doc: dict, *, baseline: dict | None = None, baseline_label: str = "",
@@ -835,6 +844,9 @@ def build_view(doc: dict, *, baseline: dict | None = None, baseline_label: str =
         "baseline_label": baseline_label,
         "change_mark": CHANGE_MARK,
         "attention": attention,
+        "routes": [{"case": r.case, "passed": r.passed, "text": str(r).split(": ", 1)[1]}
+                   for r in route_mod.routes(records, causes, users_only=True)] if not stacked else [],
+        "loading": _loading_lines(runs),
         "causes": causes_rows,
         "speedup": speedup_view(speedup) if speedup is not None else None,
         "layers": layers_view(doc, converters=[c for c in conv_order if (stacks[0], c) in by_sc

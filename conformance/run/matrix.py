@@ -78,6 +78,8 @@ class Matrix:
             "opset": cell.opset, "timeout": self.settings.timeout, "cli_launch": self.settings.cli_launch,
             "keep_onnx_dir": str(self.settings.report_dir / "onnx") if self.settings.keep_onnx else None,
             "loading": self.settings.loading.to_json(),
+            # a user's model: the layer settings the causes' needs read (conformance.causes.Needs)
+            "setting_keys": [] if causes_mod.own_case(cell.case.module) else self.registry.setting_keys(),
         }
 
     def run(self, cell: Cell) -> dict:
@@ -192,9 +194,11 @@ class Matrix:
 
     def record(self, cell: Cell, raw: dict, seconds: float) -> dict:
         decision = decide(raw["stages"])
-        layers = (raw.get("facts") or {}).get("keras_layers")
+        facts = raw.get("facts") or {}
+        layers, ops, settings = facts.get("keras_layers"), facts.get("op_histogram"), facts.get("layer_settings")
         view = causes_mod.CellView(cell.case.name, cell.converter, cell.opset, frozenset(cell.case.tags),
-                                   frozenset(layers) if layers else None)
+                                   frozenset(layers) if layers else None, causes_mod.own_case(cell.case.module),
+                                   frozenset(ops) if ops else None, tuple(settings) if settings else None)
         match = self.registry.match(view, decision.status.value, decision.reason)
         final = apply_causes(decision, match)
         conv = self.converters[cell.converter][1]
@@ -219,6 +223,7 @@ class Matrix:
             "reason": final.reason,
             "signature": match.signature,
             "cause": final.cause,
+            **({"cause_by": "needs"} if match.cause is not None and match.by == "needs" else {}),
             "seconds": seconds,
             "stages": raw["stages"],
             "facts": raw.get("facts", {}),

@@ -99,6 +99,10 @@ class Recorder:
         tr.section("Keras -> ONNX conformance")
         for line in summary_lines(self.writer.records, self.stale, self.writer.causes):
             tr.write_line(line)
+        from conformance.report.route import lines as route_lines, routes
+
+        for line in route_lines(routes(self.writer.records, self.writer.causes, users_only=True)):
+            tr.write_line(line)
         if self.results_path:
             tr.write_line(f"results: {self.results_path}")
         if self.report is not None:

@@ -80,6 +80,10 @@ def decide(stages: dict) -> Decision:
     return Decision(Status.PASS, f"outputs match Keras {note}" if note else PASS_REASON)
 
 
+def _workaround(cause) -> str:
+    return f"; workaround: {cause.workaround}" if getattr(cause, "workaround", "") else ""
+
+
 def apply_causes(decision: Decision, match) -> Decision:
     """Fold what the registry says of the cell (a :class:`conformance.causes.Match`, or None) into the decision."""
     if match is None:
@@ -87,19 +91,26 @@ def apply_causes(decision: Decision, match) -> Decision:
     observed = decision.status
     if match.cause is not None:
         c = match.cause
+        if getattr(match, "by", "scope") == "needs":  # a user's model that holds what the cause needs
+            link = c.link if c.link != "not reported" else f"not reported upstream, drafted in {c.report}"
+            return Decision(Status.XFAIL, f"known {observed} [{c.id}]: {c.title} (the model holds "
+                            f"{match.evidence or 'what it needs'}); {link}{_workaround(c)}. Observed: {decision.reason}",
+                            decision.stage, observed=observed, cause=c.id)
         return Decision(Status.XFAIL, f"expected {observed} [{c.id}]: {c.title}. Observed: {decision.reason}",
                         decision.stage, observed=observed, cause=c.id)
     if not match.covering:
         return decision
     first = match.covering[0]
     if observed == Status.PASS:
-        strict = [c for c in match.covering if c.strict]
+        strict = [c for c in match.covering if c.strict] if getattr(match, "strict", True) else []
         if strict:
             c = strict[0]
             return Decision(Status.XPASS, f"passed, but cause {c.id} ({c.title}) expects {'|'.join(c.statuses)} "
                             "here; narrow its scope or remove it", decision.stage, observed=observed, cause=c.id)
+        why = ("some of the time (strict = false: seen to come and go between runs)" if getattr(match, "strict", True)
+               else "where its scope says; this model passed (a user's model is never XPASS)")
         return Decision(Status.PASS, f"{decision.reason} [note: cause {first.id} expects {'|'.join(first.statuses)} "
-                        "some of the time (strict = false: seen to come and go between runs)]", decision.stage,
+                        f"{why}]", decision.stage,
                         observed=observed, cause=first.id)
     expects = "; ".join(f"{c.id} expects {'|'.join(c.statuses)} matching /{c.signature}/" for c in match.covering[:3])
     return Decision(observed, f"{decision.reason} [note: not the known cause of this cell: {expects}]",

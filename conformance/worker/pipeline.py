@@ -27,7 +27,7 @@ from cases.inputs import from_specs, input_hints
 from cases.model_io import input_aliases, input_specs, keras_outputs
 from conformance.loader import find_case
 from conformance.checks.runtime import check_signature, configure_tensorflow_threads, open_session, output_order
-from conformance.checks.layers import keras_inventory, model_layers
+from conformance.checks.layers import keras_inventory, layer_settings, model_layers
 from conformance.checks.standalone import opset_check
 from conformance.checks.validity import check_validity, model_facts
 from conformance.errors import error_text, traceback_tail
@@ -376,6 +376,11 @@ def run_cell(task: dict, state: WorkerState) -> dict:
     facts["keras_outputs"] = [{"name": n, "shape": list(s), "dtype": d} for n, s, d in built.outputs]
     facts["keras_layers"] = built.layers
     facts["keras_params"] = _param_count(built.model)
+    if task.get("setting_keys") and case.keras in (KERAS, TF_KERAS):
+        try:
+            facts["layer_settings"] = layer_settings(built.model, task["setting_keys"])
+        except Exception:  # a model the walk does not understand: no settings, no failure
+            pass
     contract = built.contract()
     if contract.keys() - {"batches"}:  # a fixed batch or a half precision: what set the batch and the tolerance
         facts["contract"] = contract

@@ -130,9 +130,52 @@ def attention_encoder(keras, np, rng):
     return keras.Model(x, y), {"embeddings": rng.standard_normal((4, 6, 16)).astype("float32")}
 
 
+def grouped_conv(keras, np, rng):
+    x = keras.Input((8, 8, 4), name="image")
+    h = keras.layers.Conv2D(8, 3, groups=2, padding="same", activation="relu")(x)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    return keras.Model(x, keras.layers.Dense(3)(h)), {"image": rng.standard_normal((4, 8, 8, 4)).astype("float32")}
+
+
+def masked_lstm(keras, np, rng):
+    x = keras.Input((6, 3), name="series")
+    h = keras.layers.Masking(mask_value=0.0)(x)
+    h = keras.layers.LSTM(5, return_sequences=True)(h)
+    h = keras.layers.LSTM(4)(h)
+    data = rng.standard_normal((4, 6, 3)).astype("float32")
+    data[0, 3:] = 0.0
+    data[2, 5:] = 0.0
+    return keras.Model(x, keras.layers.Dense(2)(h)), {"series": data}
+
+
+def celu_head(keras, np, rng):
+    x = keras.Input((6,), name="features")
+    h = keras.layers.Dense(8)(x)
+    h = keras.layers.Activation("celu")(h)
+    return keras.Model(x, keras.layers.Dense(2)(h)), {"features": rng.standard_normal((4, 6)).astype("float32")}
+
+
+def augmented_classifier(keras, np, rng):
+    x = keras.Input((8, 8, 3), name="image")
+    h = keras.layers.RandomFlip("horizontal")(x)
+    h = keras.layers.RandomContrast(0.2)(h)
+    h = keras.layers.Conv2D(4, 3, activation="relu")(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    return keras.Model(x, keras.layers.Dense(3)(h)), {"image": rng.random((4, 8, 8, 3)).astype("float32")}
+
+
+def lanczos_resize(keras, np, rng):
+    x = keras.Input((8, 8, 3), name="image")
+    h = keras.layers.Resizing(12, 12, interpolation="lanczos3")(x)
+    h = keras.layers.Conv2D(2, 3)(h)
+    return keras.Model(x, h), {"image": rng.random((4, 8, 8, 3)).astype("float32")}
+
+
+#: the twelve kinds of the your-model issue, then models that meet the needs of documented causes
 MODELS = {f.__name__: f for f in (custom_layer, trained_convnet, two_heads, lambda_layer, embedding_lstm,
                                   timedistributed_gru, conv_autoencoder, mixed_float16, fixed_batch, keras_ops,
-                                  keras2_h5, attention_encoder)}
+                                  keras2_h5, attention_encoder, grouped_conv, masked_lstm, celu_head,
+                                  augmented_classifier, lanczos_resize)}
 
 
 def main(out: str, names: list[str]) -> None:
