@@ -68,10 +68,39 @@ def _tensor_name(t) -> str:
     return str(getattr(t, "name", "") or "").split(":")[0]
 
 
+def _symbolic_inputs(model):
+    """``model.inputs``, or None for a model that has none (a subclassed model)."""
+    try:
+        return model.inputs
+    except AttributeError:
+        return None
+
+
+def build_shapes(model) -> list[tuple] | None:
+    """A subclassed model's input shapes, from the shapes it was built with (Keras 3's ``get_build_config``),
+    batch free; None for a model with symbolic inputs or one that does not say."""
+    if _symbolic_inputs(model) is not None:
+        return None
+    try:
+        shape = (model.get_build_config() or {}).get("input_shape")
+    except Exception:
+        return None
+    if not isinstance(shape, (list, tuple)) or not shape:
+        return None
+    shapes = [shape] if all(d is None or isinstance(d, int) for d in shape) else list(shape)
+    if not all(isinstance(s, (list, tuple)) and s and all(d is None or isinstance(d, int) for d in s) for s in shapes):
+        return None
+    return [(None, *s[1:]) for s in shapes]
+
+
 def input_names(model) -> list[str]:
     """One name per ``model.inputs`` entry, in that order: the dict key a structured model takes the
     input under (KerasHub: ``token_ids``), else the symbolic tensor's name (the ``keras.Input`` name).
-    Tensor names are kept when the keys would not name every input uniquely."""
+    Tensor names are kept when the keys would not name every input uniquely.  A subclassed model (no
+    symbolic inputs) has the names TensorFlow gives its positional arguments: ``args_0``, ``args_1``..."""
+    shapes = build_shapes(model)
+    if shapes is not None:
+        return [f"args_{i}" for i in range(len(shapes))]
     tensors = list(getattr(model, "inputs", None) or [])
     names = [_tensor_name(t) for t in tensors]
     struct = input_structure(model)
@@ -108,7 +137,11 @@ def _dtype_name(dt) -> str:
 
 
 def input_specs(model) -> list[tuple[str, tuple, str]]:
-    """[(name, shape with None for unknown dimensions, dtype name)] in the order of ``model.inputs``."""
+    """[(name, shape with None for unknown dimensions, dtype name)] in the order of ``model.inputs``; for a
+    subclassed model, its build shapes (float32: the build config does not say the dtype)."""
+    shapes = build_shapes(model)
+    if shapes is not None:
+        return [(name, tuple(shape), "float32") for name, shape in zip(input_names(model), shapes)]
     return [(name, _dims(t.shape), _dtype_name(t.dtype)) for name, t in zip(input_names(model), model.inputs)]
 
 

@@ -32,7 +32,8 @@ names the drafted report (``python -m conformance.report issue ID RESULTS`` writ
 
 ``needs`` (optional, on the cause or a part) says what a model must hold for the bug to happen, so the
 cause can name the same failure in a model it has never seen: ``layers`` (Keras layer classes the model
-holds, globs), ``ops`` (op types in the converted graph, globs over the op histogram), ``settings``
+holds, globs), ``models`` (the class of the model itself: ``Sequential``, ``Functional``, a subclass),
+``ops`` (op types in the converted graph, globs over the op histogram), ``settings``
 (layer configs: a list of inline tables, e.g. ``{ layer = "Conv*", groups = ">1" }``: a layer whose
 class matches and whose config has every other key at that value; a string value that starts with
 ``>``, ``>=``, ``<``, ``<=`` or ``!=`` compares numbers), or ``any_model = true`` (the converter fails on
@@ -86,10 +87,20 @@ _SELECTOR_KEYS = {"converters", "opsets", "cases", "tags", "layers"}
 _SCOPE_KEYS = _SELECTOR_KEYS | {"when", "missing", "except", "needs"}
 _KEYS = _SCOPE_KEYS | {"id", "title", "kind", "status", "signature", "scope", "link", "report", "reason", "strict",
                        "workaround"}
-_NEEDS_KEYS = {"layers", "ops", "settings", "any_model"}
+_NEEDS_KEYS = {"models", "layers", "ops", "settings", "any_model"}
 _COMPARISON = re.compile(r"^\s*(>=|<=|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
 #: the modules of the suite's own cases (cases/): where cause scopes list cells exactly
 OWN_CASE_MODULES = "cases."
+
+
+#: the module reference of a saved model file (``--model``; cases.files.PREFIX)
+MODEL_FILE_PREFIX = "model:"
+
+
+def model_file(module: str | None) -> bool:
+    """Whether a case is a user's saved model file: its name is the file's, so the case-name globs of the
+    registry (which name the suite's own cases) never take it."""
+    return str(module or "").startswith(MODEL_FILE_PREFIX)
 
 
 def own_case(module: str | None) -> bool:
@@ -149,6 +160,10 @@ class CellView:
     own: bool = True
     ops: frozenset[str] | None = None
     settings: tuple[Mapping, ...] | None = None
+    #: a user's saved model file (--model): case-name globs never take it (its name is a file's)
+    file: bool = False
+    #: the class of the model itself (Functional, Sequential, a subclass), None: unknown
+    model: str | None = None
 
     @classmethod
     def of_record(cls, rec: Mapping) -> "CellView":
@@ -156,7 +171,8 @@ class CellView:
         layers, ops, settings = facts.get("keras_layers"), facts.get("op_histogram"), facts.get("layer_settings")
         return cls(str(rec["case"]), str(rec["converter"]), int(rec["opset"]), frozenset(rec.get("tags") or ()),
                    frozenset(layers) if layers else None, own_case(rec.get("case_module")),
-                   frozenset(ops) if ops else None, tuple(settings) if settings else None)
+                   frozenset(ops) if ops else None, tuple(settings) if settings else None,
+                   model_file(rec.get("case_module")), facts.get("keras_model"))
 
 
 def _setting_value_holds(want, have) -> bool:
@@ -177,8 +193,11 @@ class Needs:
     layers: tuple[str, ...] | None = None
     ops: tuple[str, ...] | None = None
     settings: tuple[tuple[tuple[str, object], ...], ...] | None = None
+    models: tuple[str, ...] | None = None
 
     def met(self, cell: CellView) -> bool:
+        if self.models is not None and not (cell.model and _any_glob(cell.model, self.models)):
+            return False
         if self.layers is not None and not (cell.layers and any(_any_glob(n, self.layers) for n in cell.layers)):
             return False
         if self.ops is not None and not (cell.ops and any(_any_glob(o, self.ops) for o in cell.ops)):
@@ -203,6 +222,8 @@ class Needs:
         if self.any_model:
             return "any model fails here"
         parts = []
+        if self.models and cell.model:
+            parts.append(f"a {cell.model} model")
         if self.layers:
             parts += sorted(n for n in cell.layers or () if _any_glob(n, self.layers))[:3]
         if self.settings:
@@ -221,6 +242,8 @@ class Needs:
         if self.any_model:
             return "any model"
         parts = []
+        if self.models:
+            parts.append("a model " + " or ".join(self.models))
         if self.layers:
             parts.append("a layer " + " or ".join(self.layers))
         if self.settings:
@@ -231,6 +254,8 @@ class Needs:
 
     def to_json(self) -> dict:
         out: dict = {"any_model": True} if self.any_model else {}
+        if self.models:
+            out["models"] = list(self.models)
         if self.layers:
             out["layers"] = list(self.layers)
         if self.ops:
@@ -265,7 +290,7 @@ class Scope:
             return False
         if isinstance(self.opsets, SpecifierSet) and Version(str(cell.opset)) not in self.opsets:
             return False
-        if self.cases is not None and not _any_glob(cell.case, self.cases):
+        if self.cases is not None and (cell.file or not _any_glob(cell.case, self.cases)):
             return False
         if self.tags is not None and not cell.tags & set(self.tags):
             return False
@@ -466,7 +491,7 @@ def _needs(raw, where: str) -> Needs:
             raise CausesError(f"{where}: 'needs' with any_model takes only any_model = true")
         return Needs(any_model=True)
     kw: dict = {}
-    for key in ("layers", "ops"):
+    for key in ("models", "layers", "ops"):
         if key in raw:
             kw[key] = _globs(raw[key], f"{where} needs", key)
     if "settings" in raw:

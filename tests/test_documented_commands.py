@@ -301,6 +301,7 @@ REPORT_SMOKES = {
     "stacks": (["stacks", "{old}", "{new}", "-o", "{tmp}/stacks.html"], {0}, ["stacks.html"]),
     "layers": (["layers", "{layers}", "--json", "{tmp}/layers.json"], {0}, ["layers.json"]),
     "models": (["models", "{new}", "--json", "{tmp}/models.json"], {0}, ["models.json"]),
+    "route": (["route", "{new}", "--json", "{tmp}/route.json"], {0}, ["route.json"]),
     "causes": (["causes", "check", "{new}"], {0, 1}, []),             # exit 1: a failure no cause explains
     "causes-propose": (["causes", "propose", "{new}", "-o", "{tmp}/drafts.toml"], {0}, ["drafts.toml"]),
     "issue": (["issue", "masked-rnn-opset9", "{caused}", "--no-repro", "-o", "{tmp}/issue.md"], {0}, ["issue.md"]),

@@ -292,3 +292,23 @@ def test_without_custom_objects_the_custom_layer_is_one_line_with_the_flag(user_
     assert "'userlayers>ScaledDense'" in why and "--custom-objects FILE.py" in why and len(why) < 400 and "\n" not in why
     assert "--unsafe-deserialization" in lam["stages"]["build"]["error"]
     assert proc.returncode == 1
+
+
+def test_more_user_models_sequential_subclassed_and_known_causes_by_what_they_hold(user_models, tmp_path):
+    names = ["sequential_mlp", "subclassed", "grouped_conv", "celu_head", "masked_lstm"]
+    proc, doc = _run(user_models, tmp_path / "reports", *_model_args(user_models, names), "--custom-objects",
+                     "userlayers.py", "--converters", "tf2onnx-keras,keras-export", "--opsets", "9,17")
+    assert doc is not None, proc.stdout[-3000:] + proc.stderr[-3000:]
+    got = {(r["case"], r["converter"], r["opset"]): r for r in doc["records"]}
+    expect = {("sequential_mlp", "tf2onnx-keras", 17): "sequential-output-names",
+              ("grouped_conv", "tf2onnx-keras", 17): "grouped-conv-xla", ("grouped_conv", "keras-export", 17): "grouped-conv-xla",
+              ("celu_head", "tf2onnx-keras", 17): "expm1", ("masked_lstm", "tf2onnx-keras", 9): "masked-rnn-opset9"}
+    for key, cause in expect.items():
+        r = got[key]
+        assert (r["status"], r["cause"], r.get("cause_by")) == ("XFAIL", cause, "needs"), (key, r["reason"])
+    for conv in ("tf2onnx-keras", "keras-export"):   # a subclassed model: its build shapes, named as TensorFlow does
+        r = got["subclassed", conv, 17]
+        assert r["status"] == "PASS", r["reason"]
+        assert r["facts"]["keras_inputs"] == [{"name": "args_0", "shape": [None, 6], "dtype": "float32"}]
+    assert got["masked_lstm", "tf2onnx-keras", 17]["status"] == "PASS"
+    assert proc.returncode == 0, proc.stdout[-3000:]

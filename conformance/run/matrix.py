@@ -198,7 +198,8 @@ class Matrix:
         layers, ops, settings = facts.get("keras_layers"), facts.get("op_histogram"), facts.get("layer_settings")
         view = causes_mod.CellView(cell.case.name, cell.converter, cell.opset, frozenset(cell.case.tags),
                                    frozenset(layers) if layers else None, causes_mod.own_case(cell.case.module),
-                                   frozenset(ops) if ops else None, tuple(settings) if settings else None)
+                                   frozenset(ops) if ops else None, tuple(settings) if settings else None,
+                                   causes_mod.model_file(cell.case.module), facts.get("keras_model"))
         match = self.registry.match(view, decision.status.value, decision.reason)
         final = apply_causes(decision, match)
         conv = self.converters[cell.converter][1]

@@ -93,7 +93,7 @@ def apply_causes(decision: Decision, match) -> Decision:
         c = match.cause
         if getattr(match, "by", "scope") == "needs":  # a user's model that holds what the cause needs
             link = c.link if c.link != "not reported" else f"not reported upstream, drafted in {c.report}"
-            return Decision(Status.XFAIL, f"known {observed} [{c.id}]: {c.title} (the model holds "
+            return Decision(Status.XFAIL, f"known {observed} [{c.id}]: {c.title} (in this model: "
                             f"{match.evidence or 'what it needs'}); {link}{_workaround(c)}. Observed: {decision.reason}",
                             decision.stage, observed=observed, cause=c.id)
         return Decision(Status.XFAIL, f"expected {observed} [{c.id}]: {c.title}. Observed: {decision.reason}",

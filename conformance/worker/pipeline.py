@@ -376,6 +376,8 @@ def run_cell(task: dict, state: WorkerState) -> dict:
     facts["keras_outputs"] = [{"name": n, "shape": list(s), "dtype": d} for n, s, d in built.outputs]
     facts["keras_layers"] = built.layers
     facts["keras_params"] = _param_count(built.model)
+    if case.keras in (KERAS, TF_KERAS):
+        facts["keras_model"] = type(built.model).__name__
     if task.get("setting_keys") and case.keras in (KERAS, TF_KERAS):
         try:
             facts["layer_settings"] = layer_settings(built.model, task["setting_keys"])

@@ -171,11 +171,24 @@ def lanczos_resize(keras, np, rng):
     return keras.Model(x, h), {"image": rng.random((4, 8, 8, 3)).astype("float32")}
 
 
+def sequential_mlp(keras, np, rng):
+    model = keras.Sequential([keras.Input((6,), name="features"), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(2)])
+    return model, {"features": rng.standard_normal((4, 6)).astype("float32")}
+
+
+def subclassed(keras, np, rng):
+    ul = _userlayers()
+    model = ul.TwoTower()
+    model(np.zeros((1, 6), "float32"))
+    return model, {"args_0": rng.standard_normal((4, 6)).astype("float32")}
+
+
 #: the twelve kinds of the your-model issue, then models that meet the needs of documented causes
 MODELS = {f.__name__: f for f in (custom_layer, trained_convnet, two_heads, lambda_layer, embedding_lstm,
                                   timedistributed_gru, conv_autoencoder, mixed_float16, fixed_batch, keras_ops,
                                   keras2_h5, attention_encoder, grouped_conv, masked_lstm, celu_head,
-                                  augmented_classifier, lanczos_resize)}
+                                  augmented_classifier, lanczos_resize, sequential_mlp, subclassed)}
 
 
 def main(out: str, names: list[str]) -> None:

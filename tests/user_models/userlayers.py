@@ -26,6 +26,23 @@ class ScaledDense(keras.layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
+@keras.saving.register_keras_serializable(package="userlayers")
+class TwoTower(keras.Model):
+    """A subclassed model: two dense towers added."""
+
+    def __init__(self, units=4, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.left = keras.layers.Dense(units, activation="relu")
+        self.right = keras.layers.Dense(units, activation="tanh")
+
+    def call(self, x):
+        return self.left(x) + self.right(x)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
 def swish_ish(x):
     return x * keras.ops.sigmoid(1.5 * x)
 
