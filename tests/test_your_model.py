@@ -312,3 +312,13 @@ def test_more_user_models_sequential_subclassed_and_known_causes_by_what_they_ho
         assert r["facts"]["keras_inputs"] == [{"name": "args_0", "shape": [None, 6], "dtype": "float32"}]
     assert got["masked_lstm", "tf2onnx-keras", 17]["status"] == "PASS"
     assert proc.returncode == 0, proc.stdout[-3000:]
+
+
+def test_report_repro_runs_a_cell_again_with_the_runs_custom_objects_and_trust(tmp_path):
+    from conformance.report.repro_cell import command
+
+    rec = {"id": "m-tf2onnx-keras-opset17", "converter": "tf2onnx-keras", "opset": 17, "case_module": "model:/x/m.keras"}
+    doc = {"run": {"loading": {"custom_objects": ["/x/userlayers.py"], "unsafe_deserialization": True}}}
+    argv = command(rec, doc, tmp_path)
+    assert argv[argv.index("--custom-objects") + 1] == "/x/userlayers.py" and "--unsafe-deserialization" in argv
+    assert "--custom-objects" not in command(rec, {"run": {}}, tmp_path)

@@ -585,14 +585,14 @@ def _causes_view(records: list[dict], cells: list[dict], causes: dict, envs: dic
             "seen_on": _seen_on(info, seen, others, envs),
             "link": _safe_link(info.get("link")), "link_text": str(info.get("link") or ""),
             "reason": str(info.get("reason") or ""), "strict": info.get("strict", True) is not False,
-            "active": info.get("active"),
+            "active": info.get("active"), "workaround": str(info.get("workaround") or ""),
         })
     out.sort(key=lambda r: (not r["silent"], -r["count"], r["id"]))
     data = {}
     for r in out:
         info = rows[r["id"]]["info"]
         data[r["id"]] = {"title": r["title"], "kind": r["kind"], "reason": r["reason"], "link": r["link"],
-                         "link_text": r["link_text"], "strict": r["strict"],
+                         "link_text": r["link_text"], "strict": r["strict"], "workaround": r["workaround"],
                          "status": "|".join(map(str, info.get("status") or [])),
                          "report": str(info.get("report") or ""), "signature": str(info.get("signature") or "")}
     return out, data

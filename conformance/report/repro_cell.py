@@ -58,6 +58,11 @@ def command(rec: dict, doc: dict, report_dir: Path) -> list[str]:
         args += ["--model", path] + (["--inputs", inputs] if inputs else [])
     elif module and not module.startswith("cases."):
         args += ["--cases-module", module]
+    loading = (doc.get("run") or {}).get("loading") or {}   # how the run loaded the user's files
+    for path in loading.get("custom_objects") or []:
+        args += ["--custom-objects", str(path)]
+    if loading.get("unsafe_deserialization"):
+        args.append("--unsafe-deserialization")
     conv_module = ((doc.get("converters") or {}).get(rec["converter"]) or {}).get("module") or ""
     if conv_module and not conv_module.startswith("conformance.converters."):
         args += ["--converters-module", conv_module]
