@@ -283,12 +283,16 @@ class Scope:
         return (all(requirement_holds(r, versions) for r in self.when)
                 and not any(installed(m, versions) for m in self.missing))
 
-    def takes(self, cell: CellView) -> bool:
+    def _row(self, cell: CellView) -> bool:
+        """The part's converters and opsets take the cell (the row and the opset, whatever the case)."""
         if self.converters is not None and not _any_glob(cell.converter, self.converters):
             return False
         if isinstance(self.opsets, tuple) and cell.opset not in self.opsets:
             return False
-        if isinstance(self.opsets, SpecifierSet) and Version(str(cell.opset)) not in self.opsets:
+        return not (isinstance(self.opsets, SpecifierSet) and Version(str(cell.opset)) not in self.opsets)
+
+    def takes(self, cell: CellView) -> bool:
+        if not self._row(cell):
             return False
         if self.cases is not None and (cell.file or not _any_glob(cell.case, self.cases)):
             return False
@@ -301,13 +305,7 @@ class Scope:
     def reaches(self, cell: CellView) -> bool:
         """The part names ``cell`` by its needs: a user's case (not the suite's own) on a converter and opset
         of the part, outside what ``except`` leaves out, whose model meets the needs."""
-        if self.needs is None or cell.own:
-            return False
-        if self.converters is not None and not _any_glob(cell.converter, self.converters):
-            return False
-        if isinstance(self.opsets, tuple) and cell.opset not in self.opsets:
-            return False
-        if isinstance(self.opsets, SpecifierSet) and Version(str(cell.opset)) not in self.opsets:
+        if self.needs is None or cell.own or not self._row(cell):
             return False
         return (self.unless is None or not self.unless.takes(cell)) and self.needs.met(cell)
 

@@ -187,15 +187,13 @@ def _activate(config, recorder: bool = True):
 def _check_model_inputs(config) -> None:
     """Each ``--inputs`` file against its ``--model``, before anything runs (one line and exit 4 if it does not fit)."""
     from cases.files import parse_ref
-    from conformance.worker.probe import check
+    from conformance.worker.probe import check_all
 
     settings = config.stash[_MATRIX].settings
-    for ref in settings.models:
-        path, inputs = parse_ref(ref)
-        if inputs:
-            reason = check(path, inputs, settings.loading)
-            if reason:
-                raise pytest.UsageError(reason)
+    pairs = [pair for pair in (parse_ref(ref) for ref in settings.models) if pair[1]]
+    for reason in check_all(pairs, settings.loading):   # one interpreter for every pair
+        if reason:
+            raise pytest.UsageError(reason)
 
 
 def pytest_generate_tests(metafunc):
