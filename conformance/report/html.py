@@ -655,7 +655,7 @@ def _loading_lines(runs) -> list[str]:
             (["unsafe deserialization ON (Keras's safe mode off: Lambda layers' code was loaded)"]
              if loading.get("unsafe_deserialization") else [])
         if parts:
-            out.append(f"{stack}: {'; '.join(parts)}")
+            out.append(f"{stack}: {'; '.join(parts)}" if len({s for s, _ in runs}) > 1 else "; ".join(parts))
     return list(dict.fromkeys(out))
 
 
