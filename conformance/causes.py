@@ -146,6 +146,27 @@ def normalize(text: str | None) -> str:
     return _SPACE.sub(" ", t).strip()
 
 
+# ------------------------------------------------------------------------------------ records
+def observed_reason(rec: dict) -> str | None:
+    """The words the checks said of a record's cell, before a cause was folded in (None: not recorded)."""
+    reason = rec.get("reason")
+    if reason is None:
+        return None
+    reason = str(reason)
+    if ". Observed: " in reason and str(rec.get("status")) == Status.XFAIL.value:
+        return reason.split(". Observed: ", 1)[1]
+    return re.sub(r" \[note: .*?\]$", "", reason)
+
+
+def signature_of(rec: dict) -> str | None:
+    """The normalized signature of a record (None for an old slim record that kept no reason)."""
+    if rec.get("signature") is not None:
+        return str(rec["signature"])
+    reason = observed_reason(rec)
+    return None if reason is None else normalize(reason)
+
+
+
 # ------------------------------------------------------------------------------------ the data
 @dataclasses.dataclass(frozen=True)
 class CellView:

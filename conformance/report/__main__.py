@@ -97,6 +97,15 @@ def _parser() -> argparse.ArgumentParser:
     ro.add_argument("--case", metavar="GLOB", default=None, help="only the cases whose name matches (e.g. 'my_*')")
     ro.add_argument("--json", metavar="FILE", help="also write the routes as JSON ('-' for stdout instead of the lines)")
 
+    mi = sub.add_parser("minimize", help="reduce a failing cell's Keras model to the smallest model that fails the "
+                                         "same way on the same converter and opset (runs candidates as cells)")
+    mi.add_argument("cell", metavar="CELL_ID", help="the failing cell's id, e.g. my_model-tf2onnx-keras-opset13")
+    mi.add_argument("results", help="the results file holding the cell")
+    mi.add_argument("--out", required=True, metavar="DIR", help="where the smallest model, case.py, repro/ and "
+                                                                   "report.md go")
+    mi.add_argument("--budget", type=float, default=600.0, metavar="SECONDS",
+                    help="stop after this long with the best model so far (default 600)")
+
     rp = sub.add_parser("repro", help="write one cell's standalone repro folder now (runs that one cell again)")
     rp.add_argument("cell", metavar="CELL_ID", help="the cell's id, e.g. masking_lstm-tf2onnx-keras-opset9")
     rp.add_argument("--results", default="reports/results.json",
@@ -297,6 +306,12 @@ def _route(args) -> int:
     return 0
 
 
+def _minimize(args) -> int:
+    from conformance.minimize.run import main as minimize_main
+
+    return minimize_main(args.cell, args.results, args.out, args.budget)
+
+
 def _repro(args) -> int:
     from conformance.report.repro_cell import main as repro_main
 
@@ -308,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"html": _html, "diff": _diff, "merge": _merge, "rebuild": _rebuild, "baseline": _baseline,
                 "overhead": _overhead, "causes": _causes, "issue": _issue, "stacks": _stacks,
-                "layers": _layers, "models": _models, "route": _route, "repro": _repro}[args.command](args)
+                "layers": _layers, "models": _models, "route": _route, "minimize": _minimize,
+                "repro": _repro}[args.command](args)
     except (ResultsError, CausesError, StacksError, CoverageError) as exc:  # bad input: its one line, exit 2
         print(f"error: {exc}", file=sys.stderr)
         return 2

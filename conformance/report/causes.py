@@ -26,28 +26,10 @@ from collections import defaultdict
 from packaging.version import InvalidVersion, Version
 
 from conformance import causes as causes_mod
+from conformance.causes import observed_reason, signature_of  # noqa: F401 - read by the report's modules
 from conformance.loader import converter_packages
 from conformance.report.merge import stacks_meta
 from conformance.statuses import KIND_OF, Status, facts
-
-
-def observed_reason(rec: dict) -> str | None:
-    """The words the checks said of a record's cell, before a cause was folded in (None: not recorded)."""
-    reason = rec.get("reason")
-    if reason is None:
-        return None
-    reason = str(reason)
-    if ". Observed: " in reason and str(rec.get("status")) == Status.XFAIL.value:
-        return reason.split(". Observed: ", 1)[1]
-    return re.sub(r" \[note: .*?\]$", "", reason)
-
-
-def signature_of(rec: dict) -> str | None:
-    """The normalized signature of a record (None for an old slim record that kept no reason)."""
-    if rec.get("signature") is not None:
-        return str(rec["signature"])
-    reason = observed_reason(rec)
-    return None if reason is None else causes_mod.normalize(reason)
 
 
 def rejudge(doc: dict, causes: list) -> tuple[dict, list[dict]]:

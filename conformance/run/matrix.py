@@ -82,7 +82,9 @@ class Matrix:
             "setting_keys": [] if causes_mod.own_case(cell.case.module) else self.registry.setting_keys(),
         }
 
-    def run(self, cell: Cell) -> dict:
+    def run(self, cell: Cell, explain: bool = True) -> dict:
+        """The cell's decided record; ``explain=False``: without the failing cell's second task (the reducer's
+        candidates need only the verdict)."""
         t0 = time.perf_counter()
         key = (cell.converter_module, cell.converter, self.converters[cell.converter][1].backend)
         if key in self.unavailable:
@@ -95,7 +97,8 @@ class Matrix:
             if list(stages) == [Stage.AVAILABILITY] and stages[Stage.AVAILABILITY].get("ok") is False:
                 self.unavailable[key] = stages[Stage.AVAILABILITY]
         record = self.record(cell, raw, time.perf_counter() - t0)
-        self.explain_failure(cell, record)
+        if explain:
+            self.explain_failure(cell, record)
         return slim_record(record)   # heavy facts only where they help (conformance/run/slim.py)
 
     def explain_failure(self, cell: Cell, record: dict) -> None:

@@ -192,8 +192,8 @@ def settings_from(getoption, rootdir: Path, max_opset: int, packaged_causes: Pat
     return Settings(
         converters=parse_converters(getoption("converters")),
         opsets=opsets,
-        case_modules=tuple(getoption("cases_module") or ()),
-        converter_modules=tuple(getoption("converters_module") or ()),
+        case_modules=tuple(_as_path(m) for m in getoption("cases_module") or ()),
+        converter_modules=tuple(_as_path(m) for m in getoption("converters_module") or ()),
         causes=causes,
         report_dir=report_dir,
         timeout=float(timeout or DEFAULT_TIMEOUT),
@@ -218,6 +218,14 @@ def parse_custom_objects(paths) -> tuple[str, ...]:
         return check_custom_objects(paths)
     except ModelFileError as exc:
         raise OptionError(str(exc)) from None
+
+
+def _as_path(ref: str) -> str:
+    """A module given as a file path, made absolute (the workers run in another directory); a dotted name as is."""
+    if ref.endswith(".py") or "/" in ref or "\\" in ref:
+        p = Path(ref)
+        return str(p if p.is_absolute() else (Path.cwd() / p).resolve()) if p.exists() else ref
+    return ref
 
 
 def _option(getoption, name: str):

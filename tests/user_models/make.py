@@ -184,11 +184,48 @@ def subclassed(keras, np, rng):
     return model, {"args_0": rng.standard_normal((4, 6)).astype("float32")}
 
 
+def encoder_two_blocks(keras, np, rng):
+    x = keras.Input((6, 16), name="embeddings")
+    h = x
+    for _ in range(2):
+        a = keras.layers.MultiHeadAttention(num_heads=2, key_dim=8)(h, h)
+        h = keras.layers.LayerNormalization()(h + a)
+        f = keras.layers.Dense(32, activation="gelu")(h)
+        h = keras.layers.LayerNormalization()(h + keras.layers.Dense(16)(f))
+    return keras.Model(x, keras.layers.Dense(4)(keras.layers.GlobalAveragePooling1D()(h))), \
+        {"embeddings": rng.standard_normal((3, 6, 16)).astype("float32")}
+
+
+def convnext_like(keras, np, rng):
+    x = keras.Input((16, 16, 3), name="image")
+    h = keras.layers.Conv2D(16, 2, strides=2)(x)
+    h = keras.layers.LayerNormalization(epsilon=1e-6)(h)
+    for _ in range(2):
+        r = h
+        h = keras.layers.Conv2D(16, 3, padding="same", groups=16)(h)
+        h = keras.layers.LayerNormalization(epsilon=1e-6)(h)
+        h = keras.layers.Dense(32, activation="relu")(h)
+        h = keras.layers.Dense(16)(h)
+        h = keras.layers.Add()([r, h])
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    return keras.Model(x, keras.layers.Dense(5)(h)), {"image": rng.standard_normal((3, 16, 16, 3)).astype("float32")}
+
+
+def embedding_conv_rnn(keras, np, rng):
+    x = keras.Input((10,), dtype="int32", name="token_ids")
+    h = keras.layers.Embedding(40, 8)(x)
+    h = keras.layers.Conv1D(8, 3, padding="same", activation="relu")(h)
+    h = keras.layers.GRU(8, return_sequences=True)(h)
+    h = keras.layers.LSTM(6)(h)
+    return keras.Model(x, keras.layers.Dense(3)(h)), {"token_ids": rng.integers(1, 40, (3, 10)).astype("int32")}
+
+
 #: the twelve kinds of the your-model issue, then models that meet the needs of documented causes
 MODELS = {f.__name__: f for f in (custom_layer, trained_convnet, two_heads, lambda_layer, embedding_lstm,
                                   timedistributed_gru, conv_autoencoder, mixed_float16, fixed_batch, keras_ops,
                                   keras2_h5, attention_encoder, grouped_conv, masked_lstm, celu_head,
-                                  augmented_classifier, lanczos_resize, sequential_mlp, subclassed)}
+                                  augmented_classifier, lanczos_resize, sequential_mlp, subclassed,
+                                  encoder_two_blocks, convnext_like, embedding_conv_rnn)}
 
 
 def main(out: str, names: list[str]) -> None:
