@@ -51,6 +51,10 @@ def pytest_addoption(parser):
     g.addoption("--unsafe-deserialization", action="store_true", default=False,
                 help="the --model files are trusted: load them with Keras's safe mode off, so Lambda layers "
                      "(Python code in the file) load; results and the page say it was on")
+    g.addoption("--minimize", nargs="?", const=600.0, default=None, metavar="SECONDS",
+                help="after the run, reduce every unexplained failing cell to the smallest Keras model that fails the "
+                     "same way (python -m conformance.report minimize), within this many seconds in all (default 600); "
+                     "the results go to REPORT_DIR/minimized/<cell id>/ and the page links them")
     g.addoption("--converters", default=None, metavar="NAMES",
                 help="comma-separated converter rows to run (default: every registered converter)")
     g.addoption("--opsets", default=None, metavar="LIST",

@@ -77,3 +77,26 @@ def test_a_two_block_encoder_with_exact_gelu_reduces_to_the_gelu_dense(tmp_path)
     (rec,) = doc["records"]
     assert (rec["case"], rec["observed_status"], rec["cause"]) == ("min_encoder_two_blocks", "INVALID", "erfc"), rec["reason"]
     assert proc.returncode == 0, proc.stdout[-2000:]
+
+
+def test_a_converter_that_crashes_on_one_layer_is_reduced_to_that_layer_by_the_run_itself(tmp_path):
+    """``--minimize``: after the run, the unexplained CRASH cell is reduced (the oracle runs candidates in the worker
+    pool: each crash costs a worker, never the reducer); the record and the page say where the smallest model is."""
+    made = subprocess.run([sys.executable, str(MAKE), str(tmp_path), "softsign_stack"], capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND="tensorflow"))
+    assert made.returncode == 0, made.stderr[-2000:]
+    crashing = HERE / "fakes" / "crashing_converter.py"
+    proc = helpers.run_pytest("--pyargs", "conformance", "-q", "-p", "no:cacheprovider", "--report-dir",
+                              str(tmp_path / "reports"), "--model", "softsign_stack.keras", "--inputs", "softsign_stack.npz",
+                              "--converters-module", str(crashing), "--converters", "crash-on-softsign", "--opsets", "17",
+                              "--minimize", "300", cwd=tmp_path, timeout=900)
+    doc = json.loads((tmp_path / "reports" / "results.json").read_text())
+    (rec,) = doc["records"]
+    assert rec["observed_status"] == "CRASH", proc.stdout[-2000:]
+    assert rec["minimized"]["path"] == "minimized/softsign_stack-crash-on-softsign-opset17", rec.get("minimized")
+    assert "5 layers -> 1 layer(s) (Activation(" in rec["minimized"]["line"]
+    out = tmp_path / "reports" / rec["minimized"]["path"]
+    assert "CRASH at isolation" in (out / "report.md").read_text() and (out / "case.py").is_file()
+    assert not (out / ".work").exists()
+    assert "minimized 1 of 1 unexplained failing cell(s)" in proc.stdout
+    assert proc.returncode == 1   # the CRASH itself stays an unexplained failure

@@ -31,10 +31,13 @@ _SPACE = re.compile(r"\s+")
 
 def failure_key(status: str, stage: str | None, signature: str | None) -> str:
     """What must stay the same: the status, the stage and the signature without names (a MISMATCH is one
-    failure whatever the numbers: outputs outside tolerance at the cut's own outputs)."""
+    failure whatever the numbers: outputs outside tolerance at the cut's own outputs; a CRASH or TIMEOUT is how
+    the process died, without the log lines that follow)."""
     if status == "MISMATCH":
         return f"{status}@{stage}"
     text = normalize(signature or "")
+    if status in ("CRASH", "TIMEOUT"):  # how the process died, not what it logged last
+        text = text.split(";", 1)[0]
     text = _QUOTED.sub("<name>", text)
     text = _PATHLIKE.sub("<name>", text)
     text = _NAME.sub("<name>", text)

@@ -116,6 +116,7 @@ def minimize(cell_id: str, results: str | Path, out: str | Path, budget: float =
         return red
     finally:
         oracle.close()
+        shutil.rmtree(work, ignore_errors=True)   # the candidates: DIR keeps the smallest model, its case and repro
 
 
 def _write(out: Path, red: Reduction, model, arrays, oracle: Oracle, rec: dict, doc: dict, case) -> None:

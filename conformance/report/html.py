@@ -373,6 +373,9 @@ def _detail(rec: dict, meta: dict, change: diff_mod.Change | None) -> dict:
     if isinstance(rep, dict):
         d["repro"] = {"path": _safe_rel(rep.get("path")), "ok": bool(rep.get("ok")), "reason": rep.get("reason") or "",
                       "standalone": rep.get("standalone")}
+    mini = rec.get("minimized")
+    if isinstance(mini, dict):
+        d["mini"] = {"path": _safe_rel(mini.get("path")), "line": str(mini.get("line") or mini.get("error") or "")}
     if change is not None:
         d["change"] = [change.kind, change.old_status or "", change.new_status or ""]
     return d

@@ -48,6 +48,8 @@ class Settings:
     custom_objects: tuple[str, ...] = ()
     #: --unsafe-deserialization: the model files are trusted (Keras's safe mode off: Lambda layers load)
     unsafe_deserialization: bool = False
+    #: --minimize [SECONDS]: after the run, reduce every unexplained failing cell within this budget (0: off)
+    minimize: float = 0.0
 
     @property
     def loading(self):
@@ -207,7 +209,20 @@ def settings_from(getoption, rootdir: Path, max_opset: int, packaged_causes: Pat
         models=parse_models(_option(getoption, "model"), _option(getoption, "inputs")),
         custom_objects=parse_custom_objects(_option(getoption, "custom_objects")),
         unsafe_deserialization=bool(_option(getoption, "unsafe_deserialization")),
+        minimize=_minimize_budget(_option(getoption, "minimize")),
     )
+
+
+def _minimize_budget(value) -> float:
+    if value is None:
+        return 0.0
+    try:
+        budget = float(value)
+    except (TypeError, ValueError):
+        raise OptionError(f"--minimize: {value!r} is not a number of seconds") from None
+    if not budget > 0:
+        raise OptionError("--minimize: the time budget must be a positive number of seconds")
+    return budget
 
 
 def parse_custom_objects(paths) -> tuple[str, ...]:

@@ -45,6 +45,8 @@ class Recorder:
         self.report = None
         #: ids of the causes the run could have seen and did not
         self.stale: list[str] = []
+        #: --minimize: cell id -> where its smallest failing model is (or why it is not)
+        self.minimized: dict[str, dict] = {}
 
     def _writer(self):
         from conformance.run.environment import describe
@@ -80,6 +82,11 @@ class Recorder:
             stale=self.stale if complete else None, complete=complete,
             run_extra={"finished": finished.isoformat(), "wall_seconds": (finished - self.started).total_seconds(),
                        "exitstatus": int(exitstatus)})
+        if complete and self.matrix.settings.minimize:  # before the page: it links the smallest models
+            from conformance.minimize.batch import minimize_run
+
+            self.minimized = minimize_run(self.results_path, self.matrix.settings.minimize,
+                                          log=lambda line: print(line, file=sys.stderr, flush=True))
         self.report = after_run(self.results_path, self.baseline, self.config.getoption("baseline"))
         if self.report.failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -103,6 +110,11 @@ class Recorder:
 
         for line in route_lines(routes(self.writer.records, self.writer.causes, users_only=True)):
             tr.write_line(line)
+        if self.minimized:
+            tr.write_line(f"minimized {sum(1 for m in self.minimized.values() if m.get('path'))} of "
+                          f"{len(self.minimized)} unexplained failing cell(s) (REPORT_DIR/minimized/):")
+            for cell, m in self.minimized.items():
+                tr.write_line(f"  {cell}: {m.get('line') or m.get('error')}")
         if self.results_path:
             tr.write_line(f"results: {self.results_path}")
         if self.report is not None:

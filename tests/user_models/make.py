@@ -220,12 +220,21 @@ def embedding_conv_rnn(keras, np, rng):
     return keras.Model(x, keras.layers.Dense(3)(h)), {"token_ids": rng.integers(1, 40, (3, 10)).astype("int32")}
 
 
+def softsign_stack(keras, np, rng):
+    x = keras.Input((6,), name="features")
+    h = keras.layers.Dense(8, activation="relu")(x)
+    h = keras.layers.Dense(8)(h)
+    h = keras.layers.Activation("softsign")(h)
+    h = keras.layers.Dense(4, activation="tanh")(h)
+    return keras.Model(x, keras.layers.Dense(2)(h)), {"features": rng.standard_normal((3, 6)).astype("float32")}
+
+
 #: the twelve kinds of the your-model issue, then models that meet the needs of documented causes
 MODELS = {f.__name__: f for f in (custom_layer, trained_convnet, two_heads, lambda_layer, embedding_lstm,
                                   timedistributed_gru, conv_autoencoder, mixed_float16, fixed_batch, keras_ops,
                                   keras2_h5, attention_encoder, grouped_conv, masked_lstm, celu_head,
                                   augmented_classifier, lanczos_resize, sequential_mlp, subclassed,
-                                  encoder_two_blocks, convnext_like, embedding_conv_rnn)}
+                                  encoder_two_blocks, convnext_like, embedding_conv_rnn, softsign_stack)}
 
 
 def main(out: str, names: list[str]) -> None:
