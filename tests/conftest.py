@@ -45,13 +45,21 @@ def reports_untouched(pytestconfig):
         f"the tests changed reports/: added {added[:10]}, removed {removed[:10]}, rewritten {changed[:10]}")
 
 
+#: markers whose tests run only when -m names them, and why they wait for it
+OPT_IN = {"models": "builds every models-tier case (minutes): run with pytest tests/ -m models",
+          "deep": "real conversions past CI's time budget: run with pytest tests/ -n 2 -m deep"}
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``models`` (they build every case of the models tier: minutes) run only when ``-m``
-    names the marker (``pytest tests/ -m models``), as the tier's cells do in the matrix; the quick run
-    (``pytest tests/ -m "not slow_install"``) skips them, saying how to run them."""
-    if "models" in (config.getoption("markexpr") or ""):
-        return
-    skip = pytest.mark.skip(reason="builds every models-tier case (minutes): run with pytest tests/ -m models")
-    for item in items:
-        if item.get_closest_marker("models") is not None:
-            item.add_marker(skip)
+    """Tests marked ``models`` (they build every case of the models tier: minutes) or ``deep`` (real
+    conversions past CI's budget) run only when ``-m`` names the marker (``pytest tests/ -m models``), as the
+    tier's cells do in the matrix; the quick run (``pytest tests/ -m "not slow_install"``) skips them, saying
+    how to run them."""
+    markexpr = config.getoption("markexpr") or ""
+    for name, why in OPT_IN.items():
+        if name in markexpr:
+            continue
+        skip = pytest.mark.skip(reason=why)
+        for item in items:
+            if item.get_closest_marker(name) is not None:
+                item.add_marker(skip)

@@ -79,6 +79,7 @@ def test_a_two_block_encoder_with_exact_gelu_reduces_to_the_gelu_dense(tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:]
 
 
+@pytest.mark.deep
 def test_a_converter_that_crashes_on_one_layer_is_reduced_to_that_layer_by_the_run_itself(tmp_path):
     """``--minimize``: after the run, the unexplained CRASH cell is reduced (the oracle runs candidates in the worker
     pool: each crash costs a worker, never the reducer); the record and the page say where the smallest model is."""

@@ -294,6 +294,7 @@ def test_without_custom_objects_the_custom_layer_is_one_line_with_the_flag(user_
     assert proc.returncode == 1
 
 
+@pytest.mark.deep
 def test_more_user_models_sequential_subclassed_and_known_causes_by_what_they_hold(user_models, tmp_path):
     names = ["sequential_mlp", "subclassed", "grouped_conv", "celu_head", "masked_lstm"]
     proc, doc = _run(user_models, tmp_path / "reports", *_model_args(user_models, names), "--custom-objects",
