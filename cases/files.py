@@ -382,9 +382,10 @@ def build(path: str, flavour: str, inputs: str | None, seed: int = SEED, batch: 
     specs = specs_of(model)
     if inputs:
         return model, npz_arrays(inputs, specs)
-    declared = {int(s[0]) for _n, s, _d in specs if s and s[0] is not None}  # Input(batch_size=1): that batch
-    return model, from_specs(specs, np.random.default_rng(seed), min(declared) if declared else batch,
-                             input_hints(model))
+    from cases.model_io import declared_batch
+
+    # Input(batch_size=1): the model is fed that batch
+    return model, from_specs(specs, np.random.default_rng(seed), declared_batch(specs) or batch, input_hints(model))
 
 
 def check_inputs(path: str, inputs: str, loading: Loading | None = None) -> str | None:

@@ -145,6 +145,13 @@ def input_specs(model) -> list[tuple[str, tuple, str]]:
     return [(name, _dims(t.shape), _dtype_name(t.dtype)) for name, t in zip(input_names(model), model.inputs)]
 
 
+def declared_batch(specs) -> int | None:
+    """The batch size a model's inputs declare (``keras.Input(batch_size=1)``; specs as :func:`input_specs`
+    gives them), or None when it is free."""
+    fixed = {int(shape[0]) for _n, shape, _d in specs if shape and shape[0] is not None}
+    return min(fixed) if fixed else None
+
+
 def model_input(model, values: Sequence | Mapping, names: Sequence[str] | None = None):
     """``values`` (one per model input: arrays, tensors or ``tf.TensorSpec``) packed the way the model
     takes them.

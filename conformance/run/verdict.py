@@ -81,7 +81,7 @@ def decide(stages: dict) -> Decision:
 
 
 def _workaround(cause) -> str:
-    return f"; workaround: {cause.workaround}" if getattr(cause, "workaround", "") else ""
+    return f"; workaround: {cause.workaround}" if cause.workaround else ""
 
 
 def apply_causes(decision: Decision, match) -> Decision:
@@ -91,7 +91,7 @@ def apply_causes(decision: Decision, match) -> Decision:
     observed = decision.status
     if match.cause is not None:
         c = match.cause
-        if getattr(match, "by", "scope") == "needs":  # a user's model that holds what the cause needs
+        if match.by == "needs":  # a user's model that holds what the cause needs
             link = c.link if c.link != "not reported" else f"not reported upstream, drafted in {c.report}"
             return Decision(Status.XFAIL, f"known {observed} [{c.id}]: {c.title} (in this model: "
                             f"{match.evidence or 'what it needs'}); {link}{_workaround(c)}. Observed: {decision.reason}",
@@ -102,12 +102,12 @@ def apply_causes(decision: Decision, match) -> Decision:
         return decision
     first = match.covering[0]
     if observed == Status.PASS:
-        strict = [c for c in match.covering if c.strict] if getattr(match, "strict", True) else []
+        strict = [c for c in match.covering if c.strict] if match.strict else []
         if strict:
             c = strict[0]
             return Decision(Status.XPASS, f"passed, but cause {c.id} ({c.title}) expects {'|'.join(c.statuses)} "
                             "here; narrow its scope or remove it", decision.stage, observed=observed, cause=c.id)
-        why = ("some of the time (strict = false: seen to come and go between runs)" if getattr(match, "strict", True)
+        why = ("some of the time (strict = false: seen to come and go between runs)" if match.strict
                else "where its scope says; this model passed (a user's model is never XPASS)")
         return Decision(Status.PASS, f"{decision.reason} [note: cause {first.id} expects {'|'.join(first.statuses)} "
                         f"{why}]", decision.stage,

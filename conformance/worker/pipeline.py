@@ -24,7 +24,7 @@ import numpy as np
 from cases import files
 from cases.api import KERAS, NO_KERAS, TF_KERAS, Case, CaseNotApplicable, Tolerance, import_tf_keras
 from cases.inputs import from_specs, input_hints
-from cases.model_io import input_aliases, input_specs, keras_outputs
+from cases.model_io import declared_batch, input_aliases, input_specs, keras_outputs
 from conformance.loader import find_case
 from conformance.checks.runtime import check_signature, configure_tensorflow_threads, open_session, output_order
 from conformance.checks.layers import keras_inventory, layer_settings, model_layers
@@ -72,6 +72,10 @@ class Built:
     truth_problem: str = ""
     #: (rtol, atol) per output: its dtype's, or the compute dtype's for a half-precision model, or the case's
     tolerances: list = dataclasses.field(default_factory=list)
+    #: what the model promised (the record's ``facts.contract``), made once by :meth:`contract`
+    promised: dict = dataclasses.field(default_factory=dict)
+    #: config keys -> the layer settings the causes' needs read (a user's model), walked once
+    settings: dict = dataclasses.field(default_factory=dict)
 
     def contract(self) -> dict:
         """What the model promised, as the record's ``facts.contract``."""
@@ -146,7 +150,7 @@ def build_case(case: Case) -> Built:
     else:
         model = made
     specs = input_specs(model)
-    fixed = fixed_batch(specs)  # a model that declares its batch is checked at that batch only
+    fixed = declared_batch(specs)  # a model that declares its batch is checked at that batch only
     if given is not None:
         primary = [np.asarray(a) for a in (given if isinstance(given, (list, tuple)) else [given])]
         if len(primary) != len(specs):
@@ -191,15 +195,11 @@ def build_case(case: Case) -> Built:
     # an input-ignoring answer (the batch mean, a neighbour's answer) that would pass proves the reference weak
     degenerate += [p for (n, _shape, _dtype), r, (rtol, atol) in zip(outputs, batches[0].refs, tols)
                    for p in impostor_reasons(n, r, Tolerance(rtol, atol))]
-    return Built(model, specs, outputs, batches, degenerate, time.perf_counter() - t0, _layers_of(case, model),
-                 input_aliases(model) if case.keras != NO_KERAS else {}, fixed_batch=fixed, precision=precision,
-                 truth_problem=truth_problem, tolerances=tols)
-
-
-def fixed_batch(specs) -> int | None:
-    """The batch size the model's inputs declare (``keras.Input(batch_size=1)``), or None when it is free."""
-    fixed = {int(shape[0]) for _n, shape, _d in specs if shape and shape[0] is not None}
-    return min(fixed) if fixed else None
+    built = Built(model, specs, outputs, batches, degenerate, time.perf_counter() - t0, _layers_of(case, model),
+                  input_aliases(model) if case.keras != NO_KERAS else {}, fixed_batch=fixed, precision=precision,
+                  truth_problem=truth_problem, tolerances=tols)
+    built.promised = built.contract()
+    return built
 
 
 def tolerances(case: Case, outputs, precision: Precision | None) -> list:
@@ -379,13 +379,16 @@ def run_cell(task: dict, state: WorkerState) -> dict:
     if case.keras in (KERAS, TF_KERAS):
         facts["keras_model"] = type(built.model).__name__
     if task.get("setting_keys") and case.keras in (KERAS, TF_KERAS):
-        try:
-            facts["layer_settings"] = layer_settings(built.model, task["setting_keys"])
-        except Exception:  # a model the walk does not understand: no settings, no failure
-            pass
-    contract = built.contract()
-    if contract.keys() - {"batches"}:  # a fixed batch or a half precision: what set the batch and the tolerance
-        facts["contract"] = contract
+        keys = tuple(task["setting_keys"])
+        if keys not in built.settings:
+            try:
+                built.settings[keys] = layer_settings(built.model, keys)
+            except Exception:  # a model the walk does not understand: no settings, no failure
+                built.settings[keys] = []
+        if built.settings[keys]:
+            facts["layer_settings"] = built.settings[keys]
+    if built.promised.keys() - {"batches"}:  # a fixed batch or a half precision: what set the batch and the tolerance
+        facts["contract"] = built.promised
     if case.keras == KERAS and not state.memo.get("_inventory_sent"):
         state.memo["_inventory_sent"] = True  # once per worker: what keras.layers has, for the coverage report
         try:

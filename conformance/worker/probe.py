@@ -45,11 +45,6 @@ def check_all(pairs: list[tuple[str, str]], loading=None, timeout: float = 900) 
     return found
 
 
-def check(model: str, inputs: str, loading=None, timeout: float = 600) -> str | None:
-    """:func:`check_all` for one pair."""
-    return check_all([(model, inputs)], loading, timeout)[0]
-
-
 def main(argv: list[str]) -> int:
     import json
 
