@@ -91,6 +91,9 @@ class Case:
                 ``"saved_model"`` for a TensorFlow SavedModel that is no Keras model.
     source:     the file or directory the case was loaded from (``--model PATH``);
                 empty for cases built by code.
+    custom_objects: files of modules (importing only Keras and numpy) that define the custom classes of
+                the case's model: a saved model loads again where they are imported first (its repro and
+                its minimised models carry them; ``--custom-objects`` is the same for a ``--model`` file).
     not_applicable: optional ``(exception) -> reason or None``: which failures of the build
                 (the builder, or Keras computing the reference) mean the case cannot exist on the
                 installed stack; the cell is then NOT_APPLICABLE with the reason, like a builder
@@ -115,6 +118,8 @@ class Case:
     source: str = ""
     #: which build failures mean the case cannot exist on the installed stack (see the docstring)
     not_applicable: Callable[[BaseException], str | None] | None = None
+    #: modules of the model's custom classes, as files (see the docstring)
+    custom_objects: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name):

@@ -68,7 +68,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from conformance.statuses import BEFORE_CONVERSION, EXPECTABLE, KINDS as STATUS_KINDS, STATUSES_OF_KIND, Status
+from conformance.statuses import BEFORE_CONVERSION, BUG_KINDS, EXPECTABLE, KINDS as STATUS_KINDS, STATUSES_OF_KIND, Status
 from conformance.tomlfile import read_toml, tables
 
 #: kind -> the statuses a cause of that kind may produce (a kind says what a user should fear most): the
@@ -79,6 +79,8 @@ KIND_ORDER = list(STATUS_KINDS)
 #: the reason ``report causes propose`` drafts; the loader refuses a cause that still has it
 PLACEHOLDER = "TODO"
 NOT_REPORTED = "not reported"
+#: a link that is an upstream issue or pull request
+UPSTREAM_LINK = re.compile(r"https://github\.com/[\w.-]+/[\w.-]+/(?:issues|pull)/\d+")
 
 #: kind -> the status a cause of that kind produces when it names none
 KIND_STATUS: dict[str, str] = dict(STATUS_KINDS)
@@ -385,6 +387,17 @@ class Cause:
 
     def describe(self) -> str:
         return f"{self.id} ({'|'.join(self.statuses)}: {self.title})"
+
+    @property
+    def upstream(self) -> bool:
+        """Its link is an upstream issue or pull request (not a source line, not a project's front page)."""
+        return bool(UPSTREAM_LINK.match(self.link))
+
+    @property
+    def owes_report(self) -> bool:
+        """A converter's or runtime's bug nobody has an upstream issue or pull request for: a drafted report
+        (docs/upstream/, ``python -m conformance.report upstream``) is owed."""
+        return self.kind in BUG_KINDS and not self.upstream
 
     def to_json(self) -> dict:
         return {"id": self.id, "title": self.title, "kind": self.kind, "status": list(self.statuses),

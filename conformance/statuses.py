@@ -67,6 +67,8 @@ KINDS: dict[str, str] = {
     "not applicable": "NOT_APPLICABLE",
 }
 SWA, INV, CONV, RT = "silent wrong answer", "invalid graph", "conversion error", "runtime error"
+#: the kinds that are a converter's or a runtime's bug (an upstream report is owed for each such cause)
+BUG_KINDS: tuple[str, ...] = (SWA, INV, CONV, RT)
 
 _ = Facts
 TABLE: dict[Status, Facts] = {

@@ -137,6 +137,22 @@ def test_propose_command_line_and_bad_input(tmp_path, capsys):
     assert "not valid JSON" in err and err.count("\n") == 1
 
 
+def test_propose_drafts_from_the_minimised_models_their_layers_as_needs(tmp_path):
+    """A cell reduced by ``--minimize`` carries its smallest model: the draft names it and asks, as its needs, for
+    the layer classes that alone fail (a user's model holding them is named by the cause once it is written)."""
+    r = rec("big_encoder", "tf2onnx-keras", 17, "INVALID", reason="No Op registered for Erfc")
+    r["minimized"] = {"path": "minimized/big_encoder-tf2onnx-keras-opset17", "classes": ["Dense"],
+                      "line": "big_encoder, 16 layers -> 1 layer(s) (Dense(dense_3)), 7 candidates, 22 s"}
+    f = tmp_path / "results.json"
+    f.write_text(json.dumps(_run("modern", PACKAGES, [r])))
+    out = tmp_path / "drafts.toml"
+    assert main(["causes", "propose", str(f), "--causes", "none", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "# smallest failing model: big_encoder-tf2onnx-keras-opset17: big_encoder, 16 layers -> 1 layer(s)" in text
+    assert "(minimized/big_encoder-tf2onnx-keras-opset17)" in text
+    assert tomllib.loads(text)["cause"][0]["needs"] == {"layers": ["Dense"]}
+
+
 def test_issue_reports_the_smallest_affected_case_versions_and_every_affected_cell(tmp_path, capsys):
     big = rec("big_mlp", "tf2onnx-keras", 13, "CONVERT_ERROR", reason="conversion failed: because")
     big["facts"].update(keras_layers=["InputLayer", "Dense", "Dense", "Dropout"], keras_params=900)

@@ -69,6 +69,9 @@ NOT_RUN = {
     "python SCRIPT": "a repro script that a failing cell writes (tests/test_divergence.py runs repros)",
     "python -m conformance.report minimize": "runs candidates as cells (TensorFlow, a converter, up to minutes): "
                                              "tests/test_minimize.py reduces a real model with it",
+    "python -m conformance.report upstream": "reduces a real cell and runs each draft's repro alone (TensorFlow, a "
+                                             "converter, a minute a cause): tests/test_upstream.py tests its parts "
+                                             "and checks the committed drafts it wrote",
     "python -m conformance.report repro": "re-runs one real cell of a results file (TensorFlow, the cell's "
                                           "converter); the repro writer is tested by tests/test_divergence.py",
     "python -m benchmarks.seed_cells": "runs the seed cells twice (the suite and a plain loop): minutes",

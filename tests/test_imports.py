@@ -7,8 +7,9 @@ resolved to the module it names, and checked against the rules below.  Nothing i
 The rules (``DESIGN.md``, "Directions"):
 
 * ``cases.*`` import no ``conformance.*``; of ``cases``, only the case API (``cases.api``, and its
-  neutral helpers ``cases.inputs``, ``cases.model_io``, ``cases.cache``) and modules of their own
-  family (``cases.layers.*`` among themselves);
+  neutral helpers ``cases.inputs``, ``cases.model_io``, ``cases.cache``, ``cases.files``: a case made
+  of a saved model file, as ``--model`` makes one and the minimised models of the tier are) and
+  modules of their own family (``cases.layers.*`` among themselves);
 * ``conformance.converters.*`` import, of ``conformance``, only ``conformance.converters.*`` and
   ``conformance.errors`` (the case API is below everything, so ``cases.api`` and its helpers too);
 * ``conformance.checks.*`` import nothing of ``conformance.run``, ``conformance.worker``,
@@ -30,7 +31,7 @@ from tests.helpers import ROOT
 PACKAGES = ("cases", "conformance")
 
 #: the case API and its neutral helpers, which any module may import
-CASE_API = {"cases", "cases.api", "cases.inputs", "cases.model_io", "cases.cache"}
+CASE_API = {"cases", "cases.api", "cases.inputs", "cases.model_io", "cases.cache", "cases.files"}
 
 #: (importer, imported) -> what removing it needs.  Remove an entry when it is fixed.
 KNOWN: dict[tuple[str, str], str] = {

@@ -23,8 +23,9 @@ from conformance.loader import builtin_converters, converter_packages
 from conformance.run import verdict
 from tests.fakes.converters import tiny_onnx
 
-#: built-in converters a script cannot convert with on its own (their Keras runs on another backend)
-NO_STANDALONE = {"keras-export-jax", "keras-export-torch"}
+#: built-in converters a script cannot convert with on its own (none: the JAX and PyTorch rows' scripts set the
+#: backend before Keras is imported)
+NO_STANDALONE: set[str] = set()
 
 
 def _script(conv, **kw) -> str:
@@ -66,8 +67,9 @@ def test_every_converter_declares_its_packages_and_its_repro(conv):
         assert spec is None
         return
     assert isinstance(spec, Repro) and spec.convert.strip() and callable(spec.check)
-    # the converter's own load runs the same check as the script
-    assert spec.check.__name__ in inspect.getsource(type(conv).load)
+    # the converter's own load runs the same check as the script (by name, or as the row's ``ready``)
+    load = inspect.getsource(type(conv).load)
+    assert spec.check.__name__ in load or (getattr(type(conv), "ready", None) is spec.check and "self.ready()" in load)
 
 
 @pytest.mark.parametrize("conv", builtin_converters(), ids=lambda c: c.name)
@@ -86,6 +88,16 @@ def test_the_script_holds_the_suites_code_verbatim(conv):
     assert not {"conformance", "cases"} & set(imports)
     for copied_by_hand in ("def _compare(", "ORT_TYPES = {\"float32\": \"tensor(float)\"", "def structured("):
         assert copied_by_hand not in text
+
+
+@pytest.mark.parametrize("name, backend", [("keras-export-jax", "jax"), ("keras-export-torch", "torch")])
+def test_a_backend_rows_script_sets_its_keras_backend_before_keras_is_imported(name, backend):
+    conv = next(c for c in builtin_converters() if c.name == name)
+    text = _script(conv)
+    line = f"os.environ['KERAS_BACKEND'] = {backend!r}"
+    assert line in text
+    first_keras = min(i for i, ln in enumerate(text.splitlines()) if "import keras" in ln)
+    assert text.splitlines().index(next(ln for ln in text.splitlines() if ln.startswith(line))) < first_keras
 
 
 def test_a_converter_without_a_repro_gets_a_script_that_says_so():

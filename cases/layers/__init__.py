@@ -148,7 +148,8 @@ def layer_case(name: str, family: str, cls: str, kwargs: dict | None = None, *, 
 
 def model_case(name: str, family: str, build: Callable[[], Any], inputs: Callable | None = None, *,
                tolerance: Tolerance | None = None, tags: Sequence[str] = (), description: str = "",
-               batch: int = 3) -> Case:
+               batch: int = 3, custom_objects: Sequence[str] = ()) -> Case:
     """A layer-library case with its own builder (several inputs, wrappers, masks, ...)."""
     return Case(name, family, build, inputs, batch=batch, tolerance=tolerance,
-                tags=frozenset({LAYERS_TAG, *tags}), description=description, not_applicable=not_applicable)
+                tags=frozenset({LAYERS_TAG, *tags}), description=description, not_applicable=not_applicable,
+                custom_objects=tuple(custom_objects))

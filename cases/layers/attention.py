@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 
@@ -9,6 +10,8 @@ from cases.layers import model_case, normal
 
 FAMILY = "attention"
 SEQ, DIM = 5, 8
+#: the module of the custom layers (imports only Keras: it travels with repros and minimised models)
+CUSTOM = str(Path(__file__).with_name("_custom_layers.py"))
 
 
 def _floats(*shapes, rng: np.random.Generator, batch: int):
@@ -123,26 +126,15 @@ def _build_einsum(equation: str, output_shape, bias_axes, shape: tuple, activati
 
 def _build_one_head(heads: int):
     """A custom layer that splits its query and key into ``heads`` heads the way KerasHub's MiT/SegFormer
-    attention does: reshape with the batch size read from ``ops.shape(x)`` (a tensor) and the head axis
-    moved in front of the sequence, then query @ key^T.  With one head the transposes move only a
-    size-1 axis (MiT-B0's first stage has one head)."""
+    attention does (:class:`cases.layers._custom_layers.SplitHeadsAttention`): reshape with the batch size
+    read from ``ops.shape(x)`` (a tensor) and the head axis moved in front of the sequence, then
+    query @ key^T.  With one head the transposes move only a size-1 axis (MiT-B0's first stage has one head)."""
     import keras
-    from keras import ops
 
-    class SplitHeadsAttention(keras.layers.Layer):
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self.q, self.k = keras.layers.Dense(DIM), keras.layers.Dense(DIM)
-
-        def call(self, x):
-            shape = ops.shape(x)
-            batch, length, dim = shape[0], shape[1], shape[2]
-            q = ops.transpose(ops.reshape(self.q(x), (batch, length, heads, dim // heads)), [0, 2, 1, 3])
-            k = ops.transpose(ops.reshape(self.k(x), [batch, -1, heads, dim // heads]), [0, 2, 1, 3])
-            return q @ ops.transpose(k, [0, 1, 3, 2])
+    from cases.layers._custom_layers import SplitHeadsAttention
 
     x = keras.Input((SEQ * 3, DIM), name="x")
-    return keras.Model(x, SplitHeadsAttention(name=f"split_{heads}_heads")(x))
+    return keras.Model(x, SplitHeadsAttention(heads, DIM, name=f"split_{heads}_heads")(x))
 
 
 def _mha(kind: str, inputs, description: str):
@@ -195,9 +187,10 @@ CASES = [
                use_scale=False),
     model_case("attn_split_one_head", FAMILY, partial(_build_one_head, 1), _seqs((SEQ * 3, DIM)),
                description="a custom layer splitting query and key into one head with the batch from ops.shape "
-                           "(KerasHub's MiT/SegFormer attention), then query @ key^T"),
+                           "(KerasHub's MiT/SegFormer attention), then query @ key^T", custom_objects=(CUSTOM,)),
     model_case("attn_split_two_heads", FAMILY, partial(_build_one_head, 2), _seqs((SEQ * 3, DIM)),
-               description="the same custom attention with two heads (the transposes move a real axis)"),
+               description="the same custom attention with two heads (the transposes move a real axis)",
+               custom_objects=(CUSTOM,)),
     _einsum("ab_bc", "ab,bc->ac", 5, "c", (6,)),
     _einsum("abc_cd", "abc,cd->abd", (4, 5), None, (4, 6)),
     _einsum("abc_cde", "abc,cde->abde", (4, 2, 3), "de", (4, 6), activation="relu"),

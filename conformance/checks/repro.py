@@ -230,7 +230,7 @@ import sys
 import tempfile
 
 import numpy as np
-
+{environment}
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASE = {case!r}
 CONVERTER = {converter!r}
@@ -324,7 +324,9 @@ def script_text(*, case_name: str, converter, converter_name: str, opset: int, o
         keras_const=KERAS, tf_keras_const=TF_KERAS, flavour=flavour, model_file_or_none=model_file,
         input_specs=list(inputs), input_aliases=dict(input_aliases), output_specs=list(outputs),
         stage_table=pprint.pformat(stage_table(), width=116), pass_reason=PASS_REASON,
-        custom_objects=list(custom_objects))
+        custom_objects=list(custom_objects),
+        environment="".join(f"os.environ[{k!r}] = {v!r}  # set before Keras is imported (the cell's worker had it)\n"
+                            for k, v in (spec.environment if spec is not None else ())))
     text = (head
             + "".join(_section(f"from {m.__name__.replace('.', '/')}.py", module_body(m)) for m in EMBEDDED)
             + _section("the converter's code (its module's Repro) and what it uses", "\n\n".join(helpers))
@@ -387,8 +389,8 @@ def write(out_dir: Path, *, case, converter, opset: int, observed: str, reason: 
         notes.append("the converter could not be imported here, so no model was saved with it")
     if needs_model and model_file is not None:
         _link_or_copy(model_file, out_dir / MODEL)
-    modules = cases.files.current_loading().custom_objects
-    for path in modules:  # the user's custom objects travel with the script
+    modules = tuple(dict.fromkeys((*cases.files.current_loading().custom_objects, *case.custom_objects)))
+    for path in modules:  # the custom objects (the user's, the case's own) travel with the script
         shutil.copy2(path, out_dir / Path(path).name)
     text, known = script_text(
         case_name=case.name, converter=converter, converter_name=converter.name, opset=opset, observed=observed,

@@ -117,6 +117,9 @@ class Repro:
     convert: str
     #: the functions ``convert`` calls
     helpers: tuple = ()
+    #: environment variables the script sets before anything imports Keras ((name, value), e.g. the row's
+    #: ``KERAS_BACKEND``)
+    environment: tuple = ()
 
 
 class Converter:

@@ -12,12 +12,30 @@ from __future__ import annotations
 import re
 
 from cases.api import KERAS, TF_ONLY_TAG, Case
-from conformance.converters.base import Conversion, Converter, ConvertContext, OpsetRejected, keras_major
+from conformance.converters.base import Conversion, Converter, ConvertContext, OpsetRejected, Repro, keras_major
 from conformance.converters.keras_export import export_onnx
 
 #: how the backends' exporters refuse an opset they do not support
 _OPSET_REFUSAL = re.compile(r"(opset|opset_version)\b[^\n]{0,80}\b(not supported|unsupported|must be|is not|too (low|old))"
                             r"|(not supported|unsupported)[^\n]{0,40}\bopset", re.IGNORECASE)
+
+
+def jax_export_ready() -> None:
+    """Raises when Keras's ONNX export cannot run on JAX here (Keras 3 on the JAX backend, jax2onnx)."""
+    import jax2onnx  # noqa: F401
+    import keras
+
+    if keras.backend.backend() != "jax":
+        raise RuntimeError(f"Keras runs on {keras.backend.backend()}; set KERAS_BACKEND=jax before importing it")
+
+
+def torch_export_ready() -> None:
+    """Raises when Keras's ONNX export cannot run on PyTorch here (Keras 3 on the torch backend)."""
+    import keras
+    import torch  # noqa: F401
+
+    if keras.backend.backend() != "torch":
+        raise RuntimeError(f"Keras runs on {keras.backend.backend()}; set KERAS_BACKEND=torch before importing it")
 
 
 class KerasExportBackend(Converter):
@@ -36,6 +54,7 @@ class KerasExportBackend(Converter):
         running = keras.backend.backend()
         if running != self.backend:
             raise RuntimeError(f"this worker runs Keras on {running}; the row needs KERAS_BACKEND={self.backend}")
+        self.ready()   # the same check as the standalone repro's
         versions = [f"keras {keras.__version__}"]
         for name in self.modules:
             importlib.import_module(name)
@@ -72,6 +91,15 @@ class KerasExportBackend(Converter):
                                   f'opset_version={ctx.opset})')
 
 
+    def repro(self) -> Repro:
+        return Repro(check=self.ready, helpers=(export_onnx,), environment=(("KERAS_BACKEND", self.backend),),
+                     convert='''
+    path = os.path.join(work, "model.onnx")
+    export_onnx(model, path, OPSET)
+    return onnx.load(path), None
+''')
+
+
 class KerasExportJax(KerasExportBackend):
     name = "keras-export-jax"
     distribution = "jax2onnx"
@@ -79,6 +107,7 @@ class KerasExportJax(KerasExportBackend):
     backend = "jax"
     modules = ("jax2onnx", "jax", "jaxlib")
     packages = ("keras", *modules)
+    ready = staticmethod(jax_export_ready)
 
 
 class KerasExportTorch(KerasExportBackend):
@@ -88,6 +117,7 @@ class KerasExportTorch(KerasExportBackend):
     backend = "torch"
     modules = ("torch",)
     packages = ("keras", *modules)
+    ready = staticmethod(torch_export_ready)
 
     def configure(self) -> None:
         import os

@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,9 @@ _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _PATHLIKE = re.compile(r"[\w.:<>-]*/[\w./:<>-]*")
 _NAME = re.compile(r"\b(?:Name|name|node|Node|input|output)[:=]?\s+[\w./:-]+")
 _SPACE = re.compile(r"\s+")
+#: where a run's explanation (the first divergent layer) starts in a signature: candidates run without it
+_EXPLAINED = "; first divergent layer"
+_NAMES = re.compile(r"<name>(?:, <name>)+")
 
 
 def failure_key(status: str, stage: str | None, signature: str | None) -> str:
@@ -35,12 +39,13 @@ def failure_key(status: str, stage: str | None, signature: str | None) -> str:
     the process died, without the log lines that follow)."""
     if status == "MISMATCH":
         return f"{status}@{stage}"
-    text = normalize(signature or "")
+    text = normalize(signature or "").split(_EXPLAINED, 1)[0]   # what the failure is, not where the search found it
     if status in ("CRASH", "TIMEOUT"):  # how the process died, not what it logged last
         text = text.split(";", 1)[0]
     text = _QUOTED.sub("<name>", text)
     text = _PATHLIKE.sub("<name>", text)
     text = _NAME.sub("<name>", text)
+    text = _NAMES.sub("<name>", text)   # how many names a list holds changes with the cut, not the failure
     return f"{status}@{stage}: {_SPACE.sub(' ', text).strip()[:KEY_CHARS]}"
 
 
@@ -112,6 +117,8 @@ class Oracle:
         self.cache: dict[str, Verdict] = {}
         self.calls = 0
         self.last_record: dict | None = None
+        #: (module, case name, graph) once candidates are specs (:meth:`use_specs`), else None: model files
+        self.spec_source = None
 
     def save(self, model, arrays, folder: Path) -> tuple[Path, Path]:
         from cases.model_io import input_names
@@ -131,14 +138,53 @@ class Oracle:
         module = self.matrix.converters[self.converter][0]
         return self.matrix.run(Cell(case, self.converter, module, self.opset), explain=explain)
 
-    def __call__(self, model, arrays, layers: int) -> Verdict:
-        key = model_hash(model)
-        if key in self.cache:
-            return dataclasses.replace(self.cache[key], cached=True)
+    def use_specs(self, module: str, name: str, graph) -> None:
+        """From now on candidates are rebuilt in the worker from the original case ``name`` of ``module``
+        (:mod:`conformance.minimize.spec`), not saved as files."""
+        self.spec_source = (module, name, graph)
+        self.cache.clear()
+
+    def spec_module(self, c, folder: Path, case_name: str, doc: str = "") -> Path:
+        """The case module of candidate ``c`` in ``folder`` (``case.py``)."""
+        from conformance.minimize.spec import module_text
+
+        module, name, graph = self.spec_source
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "case.py"
+        path.write_text(module_text(module, name, graph.to_spec(c), case_name,
+                                    f"{name} ({graph.describe(c)})", doc=doc), encoding="utf-8")
+        return path
+
+    def run_module(self, path: Path, case_name: str, explain: bool = False) -> dict:
+        from conformance.loader import find_case
+        from conformance.run.cells import Cell
+
+        case = find_case(str(path), case_name)
+        module = self.matrix.converters[self.converter][0]
+        return self.matrix.run(Cell(case, self.converter, module, self.opset), explain=explain)
+
+    def __call__(self, model, arrays, layers: int, candidate=None) -> Verdict:
+        if self.spec_source is not None:
+            key = hashlib.sha1(json.dumps(self.spec_source[2].to_spec(candidate), sort_keys=True).encode()).hexdigest()[:16]
+            if key in self.cache:
+                return dataclasses.replace(self.cache[key], cached=True)
+            folder = self.work_dir / "candidates" / key
+            run = partial(self.run_module, self.spec_module(candidate, folder, f"cand_{key}"), f"cand_{key}")
+        else:
+            try:
+                key = model_hash(model)
+                if key in self.cache:
+                    return dataclasses.replace(self.cache[key], cached=True)
+                path, npz = self.save(model, arrays, self.work_dir / "candidates" / key)
+            except Exception as exc:  # noqa: BLE001 - Keras cannot save this model: one line, not a traceback
+                from conformance.minimize.graph import CutError
+
+                raise CutError(f"Keras cannot save it as a file: {type(exc).__name__}: "
+                               f"{' '.join(str(exc).split())[:200]}") from None
+            run = partial(self.run, path, npz)
         t0 = time.perf_counter()
         self.calls += 1
-        path, npz = self.save(model, arrays, self.work_dir / "candidates" / key)
-        rec = self.run(path, npz)
+        rec = run()
         self.last_record = rec
         observed = str(rec.get("observed_status") or rec.get("status"))
         failure = None if observed == "PASS" else Failure.of_record(rec)

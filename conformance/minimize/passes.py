@@ -7,13 +7,20 @@ built (:class:`~conformance.minimize.graph.CutError`) is a failed candidate.
 
 - :func:`truncate_tail`: an earlier tensor becomes the output (bisection over the nodes in topological
   order: the earliest output that still fails);
-- :func:`cut_head`: a tensor every path to the output goes through becomes a new input fed its recorded
-  value (bisection: the latest such cut that still fails);
+- :func:`cut_head`: the layers before a point removed, the tensors the rest takes from them (one or
+  several) new inputs fed their recorded values (bisection: the latest such point that still fails);
 - :func:`delta_debug`: shape-preserving layers replaced by their input, in halves, then one by one
   (Zeller's ddmin on the complement).
+
+Once the layers are as few as they get, the smaller model (fewer parameters, smaller inputs):
+
+- :func:`shrink_settings`: each integer setting of a layer (units, filters, heads, ...) tried at 1, then
+  halved while the failure stays;
+- :func:`shrink_inputs`: each fixed axis of each input (sequence length, image size, features) the same.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from conformance.minimize.graph import Candidate, CutError, Graph
@@ -31,6 +38,8 @@ class Judge:
         self.log = log or (lambda line: None)
         self.tried = 0
         self.unbuildable = 0
+        #: why the last candidate could not be built or saved ("" if none was refused)
+        self.refused = ""
 
     def __call__(self, c: Candidate) -> bool:
         if time.monotonic() > self.deadline:
@@ -40,14 +49,22 @@ class Judge:
             model, arrays = self.graph.build(c)
         except CutError as exc:
             self.unbuildable += 1
+            self.refused = str(exc)
             self.log(f"  cannot build a candidate of {layers} layer(s): {exc}")
             return False
         except Exception as exc:  # noqa: BLE001 - Keras refused the cut: a failed candidate, not a failed reducer
             self.unbuildable += 1
-            self.log(f"  Keras refused a candidate of {layers} layer(s): {type(exc).__name__}: {str(exc)[:160]}")
+            self.refused = f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
+            self.log(f"  Keras refused a candidate of {layers} layer(s): {self.refused}")
+            return False
+        try:
+            verdict = self.oracle(model, arrays, layers, candidate=c)
+        except CutError as exc:
+            self.unbuildable += 1
+            self.refused = str(exc)
+            self.log(f"  cannot run a candidate of {layers} layer(s): {exc}")
             return False
         self.tried += 1
-        verdict = self.oracle(model, arrays, layers)
         self.log(f"  {verdict}")
         return bool(verdict)
 
@@ -75,24 +92,27 @@ def truncate_tail(g: Graph, c: Candidate, judge: Judge) -> Candidate:
     points = [n.outputs[0] for n in nodes if len(n.outputs) == 1 and n.outputs[0] not in c.outputs]
     if not points:
         return c
-    best = _bisect(points, lambda t: judge(Candidate((t,), c.cuts, c.skipped)), earliest=True)
-    return Candidate((best,), c.cuts, c.skipped) if best is not None else c
+    best = _bisect(points, lambda t: judge(dataclasses.replace(c, outputs=(t,))), earliest=True)
+    return dataclasses.replace(c, outputs=(best,)) if best is not None else c
 
 
 def cut_head(g: Graph, c: Candidate, judge: Judge) -> Candidate:
-    stop = set(c.cuts)
+    """Every layer before the i-th one removed: the tensors the later layers take from the earlier ones (one, or
+    several: an encoder's hidden states beside its padding mask) become inputs fed their recorded values;
+    bisection for the latest i that still fails."""
     nodes = g.layers_in(c)
     points = []
-    for n in nodes:
-        for t in n.outputs:
-            if t in c.outputs:
-                continue
-            if g.sources(c.outputs, stop | {t}) == {t}:   # every path to the outputs goes through t
-                points.append(t)
+    for i in range(1, len(nodes)):
+        before = {n.index for n in nodes[:i]}
+        frontier = sorted({t for n in nodes[i:] for t in n.inputs if g.producer.get(t) in before},
+                          key=lambda t: (g.producer[t], g.nodes[g.producer[t]].outputs.index(t)))
+        kept = [t for t in c.cuts if any(t in n.inputs for n in nodes[i:])]
+        if frontier:
+            points.append(tuple(dict.fromkeys([*kept, *frontier])))
     if not points:
         return c
-    best = _bisect(points, lambda t: judge(Candidate(c.outputs, (t,), c.skipped)), earliest=False)
-    return Candidate(c.outputs, (best,), c.skipped) if best is not None else c
+    best = _bisect(points, lambda cuts: judge(dataclasses.replace(c, cuts=cuts)), earliest=False)
+    return dataclasses.replace(c, cuts=best) if best is not None else c
 
 
 def delta_debug(g: Graph, c: Candidate, judge: Judge) -> Candidate:
@@ -103,7 +123,7 @@ def delta_debug(g: Graph, c: Candidate, judge: Judge) -> Candidate:
         i, changed = 0, False
         while i < len(todo):
             part = todo[i:i + chunk]
-            cand = Candidate(c.outputs, c.cuts, c.skipped | frozenset(part))
+            cand = dataclasses.replace(c, skipped=c.skipped | frozenset(part))
             if judge(cand):
                 c, todo, changed = cand, todo[:i] + todo[i + chunk:], True
             else:
@@ -115,3 +135,33 @@ def delta_debug(g: Graph, c: Candidate, judge: Judge) -> Candidate:
 
 
 PASSES = (("truncate the tail", truncate_tail), ("cut the head", cut_head), ("remove layers", delta_debug))
+
+
+def _smallest(value: int, make, judge: Judge):
+    """The smallest of 1, value // 2, value // 4, ... for which ``make(v)`` still fails the same way (None: none)."""
+    if value > 1 and judge(make(1)):
+        return make(1)
+    best, v = None, value // 2
+    while v > 1:
+        cand = make(v)
+        if not judge(cand):
+            break
+        best, v = cand, v // 2
+    return best
+
+
+def shrink_settings(g: Graph, c: Candidate, judge: Judge) -> Candidate:
+    for node, key, value in g.settings_of(c):
+        smaller = _smallest(value, lambda v, c=c, node=node, key=key: c.with_setting(node, key, v), judge)
+        c = smaller or c
+    return c
+
+
+def shrink_inputs(g: Graph, c: Candidate, judge: Judge) -> Candidate:
+    for tensor, axis, size in g.sizes_of(c):
+        smaller = _smallest(size, lambda v, c=c, tensor=tensor, axis=axis: c.with_size(tensor, axis, v), judge)
+        c = smaller or c
+    return c
+
+
+SHRINK_PASSES = (("smaller settings", shrink_settings), ("smaller inputs", shrink_inputs))

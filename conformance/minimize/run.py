@@ -3,18 +3,26 @@ result written (the module docstring of :mod:`conformance.minimize` says what DI
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 from conformance.minimize.graph import Candidate, CutError, Graph
 from conformance.minimize.oracle import Failure, Oracle
-from conformance.minimize.passes import PASSES, BudgetSpent, Judge
+from conformance.minimize.passes import PASSES, SHRINK_PASSES, BudgetSpent, Judge
 
 #: the default time budget of one reduction, in seconds
 BUDGET = 600.0
+#: the smallest model's own cell, as the matrix decided it (``report upstream`` builds its draft from it)
+RECORD = "record.json"
+#: the smallest model as a spec of the original case, when its model does not survive a file
+SPEC = "spec.json"
+#: the reduction in numbers (layers, parameters, candidates, seconds, what is left)
+SUMMARY = "reduction.json"
 
 
 class MinimizeError(Exception):
@@ -35,12 +43,32 @@ class Reduction:
     unbuildable: int = 0
     seconds: float = 0.0
     budget_spent: bool = False
+    params_before: int = 0
+    params_after: int = 0
+    #: the settings and input sizes the shrink passes made smaller ("Dense(dense).units 64 -> 1")
+    smaller: list = dataclasses.field(default_factory=list)
     final: Failure | None = None
     notes: list = dataclasses.field(default_factory=list)
+    #: the case's module (a spec of the smallest model is a cut of that case)
+    module: str = ""
+
+    def to_json(self) -> dict:
+        return {"cell": self.cell, "case": self.case, "module": self.module, "converter": self.converter,
+                "opset": self.opset,
+                "failure": str(self.failure), "final": None if self.final is None else str(self.final),
+                "same": self.final is not None and self.final.key == self.failure.key,
+                "layers_before": self.before, "layers_after": self.after, "left": self.layers,
+                "classes": sorted({part.split("(", 1)[0] for part in self.layers.split(", ") if "(" in part}),
+                "params_before": self.params_before, "params_after": self.params_after, "smaller": self.smaller,
+                "candidates": self.candidates, "unbuildable": self.unbuildable, "seconds": round(self.seconds, 1),
+                "budget_spent": self.budget_spent, "notes": self.notes, "line": self.line()}
 
     def line(self) -> str:
         spent = "; the budget ran out, the best so far is kept" if self.budget_spent else ""
-        return (f"{self.case}, {self.before} layers -> {self.after} layer(s) ({self.layers}), "
+        params = (f", {self.params_before} -> {self.params_after} parameters"
+                  if self.params_after != self.params_before else "")
+        smaller = f"; smaller: {', '.join(self.smaller)}" if self.smaller else ""
+        return (f"{self.case}, {self.before} layers -> {self.after} layer(s) ({self.layers}){params}{smaller}, "
                 f"{self.candidates} candidates, {self.seconds:.0f} s{spent}")
 
 
@@ -59,10 +87,15 @@ def _built(rec: dict, doc: dict):
     from conformance.worker.pipeline import build_case
 
     loading = files.Loading.from_json((doc.get("run") or {}).get("loading"))
-    files.configure(loading)
     case = find_case(rec["case_module"], rec["case"])
-    if case.keras != "keras":
-        raise MinimizeError(f"{rec['case']}: a {case.keras} model; the reducer cuts Keras 3 functional models")
+    if case.custom_objects:   # the case's own custom classes: its candidates load with them (and its repro)
+        loading = dataclasses.replace(loading, custom_objects=tuple(dict.fromkeys((*loading.custom_objects,
+                                                                                  *case.custom_objects))))
+    files.configure(loading)
+    from conformance.converters.base import keras_major
+
+    if case.keras != "keras" or keras_major() < 3:
+        raise MinimizeError(f"{rec['case']}: a Keras 2 ({case.keras}) model; the reducer cuts Keras 3 functional models")
     return case, build_case(case), loading
 
 
@@ -82,7 +115,10 @@ def minimize(cell_id: str, results: str | Path, out: str | Path, budget: float =
     except CutError as exc:
         raise MinimizeError(f"{rec['case']}: {exc}") from None
     graph.record(built.batches[0].arrays)
-    red = Reduction(cell_id, rec["case"], rec["converter"], int(rec["opset"]), target)
+    red = Reduction(cell_id, rec["case"], rec["converter"], int(rec["opset"]), target, module=rec["case_module"])
+    if graph.opened:
+        red.notes.append(f"nested models opened into their layers: {', '.join(graph.opened)}")
+    red.notes += [f"kept whole: {why}" for why in graph.kept_whole]
     conv_module = ((doc.get("converters") or {}).get(rec["converter"]) or {}).get("module") or ""
     extra = (conv_module,) if conv_module and not conv_module.startswith("conformance.converters.") else ()
     oracle = Oracle(target, rec["converter"], int(rec["opset"]), work, loading=loading, converter_modules=extra,
@@ -94,8 +130,18 @@ def minimize(cell_id: str, results: str | Path, out: str | Path, budget: float =
         log(f"{cell_id}: {target}")
         log(f"the whole model, {red.before} layers, as a model file:")
         if not judge(current):
-            raise MinimizeError(f"{cell_id}: the whole model saved as a file does not fail the same way "
-                                f"({oracle.cache and next(iter(oracle.cache.values()))}); nothing to reduce")
+            why = judge.refused or _not_a_file(oracle.last_record)
+            if not why:
+                raise MinimizeError(f"{cell_id}: the whole model saved as a file does not fail the same way "
+                                    f"({oracle.cache and next(iter(oracle.cache.values()))}); nothing to reduce")
+            # the model does not survive a file: each candidate is rebuilt in the worker from the case itself
+            red.notes.append(f"candidates rebuilt from the case in the worker, not saved as files ({why[:200]})")
+            log(f"the whole model does not survive a model file ({why[:160]}); candidates as specs:")
+            oracle.use_specs(rec["case_module"], rec["case"], graph)
+            if not judge(current):
+                raise MinimizeError(f"{cell_id}: the whole model rebuilt from its case does not fail the same way "
+                                    f"({oracle.cache and next(iter(oracle.cache.values()))}); nothing to reduce")
+        red.params_before = built.model.count_params()
         try:
             for _round in range(3):
                 before = current
@@ -104,13 +150,21 @@ def minimize(cell_id: str, results: str | Path, out: str | Path, budget: float =
                     current = pass_(graph, current, judge)
                 if current == before:
                     break
+            for name, pass_ in SHRINK_PASSES:   # as few layers as they get: then fewer parameters, smaller inputs
+                log(f"{name} ({len(graph.layers_in(current))} layers):")
+                current = pass_(graph, current, judge)
         except BudgetSpent:
             red.budget_spent = True
         red.after = len(graph.layers_in(current))
         red.layers = graph.describe(current)
+        red.smaller = graph.describe_smaller(current)
+        red.notes += [f"kept whole: {what} (a layer whose call() is code: the reducer cuts between layers, not inside "
+                      "one)" for what in graph.composite(current)]
         red.candidates, red.unbuildable = oracle.calls, judge.unbuildable
         model, arrays = graph.build(current)
-        _write(out, red, model, arrays, oracle, rec, doc, case)
+        red.params_after = model.count_params()
+        red.seconds = time.monotonic() - t0   # for case.py's line; the final cell's time is added below
+        _write(out, red, model, arrays, oracle, rec, current)
         red.seconds = time.monotonic() - t0
         _write_report(out, red, rec, doc)
         return red
@@ -119,22 +173,50 @@ def minimize(cell_id: str, results: str | Path, out: str | Path, budget: float =
         shutil.rmtree(work, ignore_errors=True)   # the candidates: DIR keeps the smallest model, its case and repro
 
 
-def _write(out: Path, red: Reduction, model, arrays, oracle: Oracle, rec: dict, doc: dict, case) -> None:
-    path, npz = oracle.save(model, arrays, out)
+def _not_a_file(rec: dict | None) -> str:
+    """Why a candidate failed before its converter ran because Keras could not load its model file back ('' if not)."""
+    reason = str((rec or {}).get("reason") or "")
+    if str((rec or {}).get("observed_status")) == "CASE_ERROR" and "model.keras:" in reason:
+        return " ".join(reason.split("model.keras:", 1)[1].split())
+    return ""
+
+
+def _write(out: Path, red: Reduction, model, arrays, oracle: Oracle, rec: dict, current: Candidate) -> None:
     name = f"min_{rec['case']}"
-    (out / "case.py").write_text(CASE_MODULE.format(name=name, cell=red.cell, line=red.line(), failure=str(red.failure)),
-                                 encoding="utf-8")
+    out.mkdir(parents=True, exist_ok=True)
+    if oracle.spec_source is None:
+        path, npz = oracle.save(model, arrays, out)
+        (out / "case.py").write_text(CASE_MODULE.format(name=name, cell=red.cell, line=red.line(),
+                                                        failure=str(red.failure)), encoding="utf-8")
+        run = partial(oracle.run, path, npz)
+    else:
+        module = oracle.spec_module(current, out, name, doc=f"The smallest model found for {red.cell}: {red.line()}.\n\n"
+                                    f"Failure kept: {red.failure}\n\nRebuilt from the original case (its model does "
+                                    f"not survive a model file):\n    pytest conformance/ --cases-module case.py -k {name}")
+        (out / SPEC).write_text(json.dumps(oracle.spec_source[2].to_spec(current), indent=1) + "\n", encoding="utf-8")
+        try:   # the smallest model may well survive a file even where the whole one did not
+            oracle.save(model, arrays, out)
+            keras_model = load_back(out / "model.keras")
+        except Exception as exc:  # noqa: BLE001 - Keras cannot: said, and case.py rebuilds it
+            keras_model = None
+            for name_ in ("model.keras", "inputs.npz"):   # a file Keras cannot read back is no model file
+                (out / name_).unlink(missing_ok=True)
+            red.notes.append(f"the smallest model is not saved as model.keras: Keras cannot save and load it back "
+                             f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); case.py rebuilds it")
+        run = partial(oracle.run_module, module, name) if keras_model is None else \
+            partial(oracle.run, out / "model.keras", out / "inputs.npz")
     # the final cell once more, with its second task: the standalone repro of the smallest model
     previous = os.environ.get("CONFORMANCE_REPRO")
     os.environ["CONFORMANCE_REPRO"] = "on"
     try:
-        final = oracle.run(path, npz, explain=True)
+        final = run(explain=True)
     finally:
         if previous is None:
             os.environ.pop("CONFORMANCE_REPRO", None)
         else:
             os.environ["CONFORMANCE_REPRO"] = previous
     red.final = Failure.of_record(final) if str(final.get("observed_status")) != "PASS" else None
+    (out / RECORD).write_text(json.dumps(final, indent=1, default=str) + "\n", encoding="utf-8")
     repro = (final.get("repro") or {}).get("path")
     if repro:
         src = (oracle.work_dir / repro).parent
@@ -142,6 +224,13 @@ def _write(out: Path, red: Reduction, model, arrays, oracle: Oracle, rec: dict, 
         shutil.copytree(src, out / "repro")
     else:
         red.notes.append(f"no repro: {(final.get('repro') or {}).get('reason')}")
+
+
+def load_back(path: Path):
+    """The model file loaded again (a model Keras writes but cannot read is no model file)."""
+    from cases import files
+
+    return files.load_model(str(path), files.flavour_of(str(path)))
 
 
 CASE_MODULE = '''"""The smallest model found for {cell}: {line}.
@@ -184,11 +273,13 @@ def _write_report(out: Path, red: Reduction, rec: dict, doc: dict) -> None:
         f"- the conversion: `{command}`" if command else "- the conversion: see repro/repro.py",
         "",
         "Files: `model.keras` and `inputs.npz` (the smallest model and its inputs), `case.py` (one case: "
-        "`pytest conformance/ --cases-module case.py`), `repro/repro.py` (standalone: `python repro/repro.py`).",
+        "`pytest conformance/ --cases-module case.py`), `repro/repro.py` (standalone: `python repro/repro.py`), "
+        "`record.json` (its cell as the matrix decided it).",
     ]
     if red.notes:
         lines += ["", "Notes:", *[f"- {n}" for n in red.notes]]
     (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (out / SUMMARY).write_text(json.dumps(red.to_json(), indent=1) + "\n", encoding="utf-8")
 
 
 def main(cell_id: str, results: str, out: str, budget: float) -> int:
@@ -196,6 +287,10 @@ def main(cell_id: str, results: str, out: str, budget: float) -> int:
         red = minimize(cell_id, results, out, budget)
     except MinimizeError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the reducer's own fault on this model: one line, not a traceback
+        print(f"error: {cell_id}: the reduction failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}",
+              file=sys.stderr)
         return 2
     print(red.line())
     print(f"wrote {out}/model.keras, inputs.npz, case.py, report.md" + (", repro/" if (Path(out) / "repro").is_dir() else ""))

@@ -70,6 +70,19 @@ def _parser() -> argparse.ArgumentParser:
     iss.add_argument("--no-repro", action="store_true",
                      help="do not build the smallest affected cell's standalone repro (it re-runs that one cell)")
 
+    up = sub.add_parser("upstream", help="drafted upstream reports (docs/upstream/<cause>.md) for the bug causes without "
+                                         "an upstream issue or pull request: each from its minimised case, its repro "
+                                         "checked alone outside the checkout")
+    up.add_argument("results", nargs="*", help="results.json files that show the causes")
+    up.add_argument("--cause", action="append", metavar="ID",
+                    help="only this cause (repeatable; default: every cause that owes a report)")
+    up.add_argument("--out", default="docs/upstream", help="the drafts' folder (default: docs/upstream)")
+    up.add_argument("--budget", type=float, default=300.0, metavar="SECONDS", help="each reduction's budget (default 300)")
+    up.add_argument("--force", action="store_true", help="replace a draft written by hand")
+    up.add_argument("--check", nargs="+", metavar="DRAFT.md",
+                    help="instead: run the repro of each draft alone again; exit 1 if one no longer shows its failure")
+    up.add_argument("--causes", default=None, metavar="FILE", help="the registry (default: the checkout's causes.toml)")
+
     st = sub.add_parser("stacks", help="the all-stacks page: per case x converter, which stacks pass, since when")
     st.add_argument("results", nargs="+", help="results.json files of the stacks (or one merged file)")
     st.add_argument("-o", "--output", default="stacks.html", help="the page to write (default: stacks.html)")
@@ -99,7 +112,9 @@ def _parser() -> argparse.ArgumentParser:
 
     mi = sub.add_parser("minimize", help="reduce a failing cell's Keras model to the smallest model that fails the "
                                          "same way on the same converter and opset (runs candidates as cells)")
-    mi.add_argument("cell", metavar="CELL_ID", help="the failing cell's id, e.g. my_model-tf2onnx-keras-opset13")
+    mi.add_argument("cell", metavar="CELL_ID", help="the failing cell's id, e.g. my_model-tf2onnx-keras-opset13; a glob "
+                                                    "('kerashub_*-tf2onnx-keras-opset13'): every failing cell it matches, "
+                                                    "explained or not, each into DIR/<cell id>/, with a table")
     mi.add_argument("results", help="the results file holding the cell")
     mi.add_argument("--out", required=True, metavar="DIR", help="where the smallest model, case.py, repro/ and "
                                                                    "report.md go")
@@ -245,6 +260,17 @@ def _issue(args) -> int:
     return 0
 
 
+def _upstream(args) -> int:
+    from conformance.report import upstream
+
+    registry = _registry(args.causes)
+    if args.check:
+        return upstream.check(args.check, registry)
+    if not args.results:
+        raise ResultsError("upstream: give the results.json files that show the causes (or --check DRAFT.md)")
+    return upstream.main(args.results, registry, args.cause, args.out, args.budget, force=args.force)
+
+
 def _stacks(args) -> int:
     from conformance.report.stacks import render_files
 
@@ -307,6 +333,10 @@ def _route(args) -> int:
 
 
 def _minimize(args) -> int:
+    if any(ch in args.cell for ch in "*?["):   # a glob: every failing cell it matches
+        from conformance.minimize.batch import main_glob
+
+        return main_glob(args.cell, args.results, args.out, args.budget)
     from conformance.minimize.run import main as minimize_main
 
     return minimize_main(args.cell, args.results, args.out, args.budget)
@@ -323,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"html": _html, "diff": _diff, "merge": _merge, "rebuild": _rebuild, "baseline": _baseline,
                 "overhead": _overhead, "causes": _causes, "issue": _issue, "stacks": _stacks,
-                "layers": _layers, "models": _models, "route": _route, "minimize": _minimize,
+                "layers": _layers, "models": _models, "route": _route, "minimize": _minimize, "upstream": _upstream,
                 "repro": _repro}[args.command](args)
     except (ResultsError, CausesError, StacksError, CoverageError) as exc:  # bad input: its one line, exit 2
         print(f"error: {exc}", file=sys.stderr)

@@ -190,11 +190,16 @@ class Draft:
     when: list[list[str]]
     stacks: list[str]
     seen: list[str]
+    #: the reducer's smallest failing models of the cluster's cells (``--minimize``): "cell: line (path)"
+    minimized: list[str] = dataclasses.field(default_factory=list)
+    #: the Keras layer classes those smallest models hold (the draft's ``needs``: a user's model with them)
+    layers: list[str] = dataclasses.field(default_factory=list)
 
     def toml(self, n: int) -> str:
         q = json.dumps
         lines = [f"# seen on {', '.join(self.stacks)}: {len(self.cases)} case(s) x {len(self.converters)} converter(s)"]
         lines += [f"# observed: {s}" for s in self.seen]
+        lines += [f"# smallest failing model: {m}" for m in self.minimized]
         lines += ["[[cause]]", f'id = "todo-{n}"', f"title = {q(causes_mod.PLACEHOLDER + ': what fails, in a line')}",
                   f"kind = {q(KIND_OF.get(self.status, 'conversion error'))}", f"status = {q(self.status)}",
                   f"signature = {q(self.signature)}",
@@ -203,6 +208,8 @@ class Draft:
             lines.append(f"when = {q(self.when[0])}")
         else:
             lines.append("scope = [" + ", ".join("{ when = " + q(w) + " }" for w in self.when) + "]")
+        if self.layers:   # what the smallest failing models hold: a user's model holding it meets the needs
+            lines.append("needs = { layers = " + q(self.layers) + " }")
         lines += ['link = "TODO: the upstream issue, PR or source line (or \\"not reported\\" and a report)"',
                   f"reason = {q(REASON)}"]
         return "\n".join(lines) + "\n"
@@ -254,12 +261,15 @@ def propose(docs: list[tuple[str, dict]], leave_out: set[int] = frozenset()) -> 
         sigs = [signature_of(r) or "" for _, r in items]
         seen = [f"{s}: {r['case']} / {r['converter']} / opset {r['opset']}: {' '.join(str(sig).split())[:160]}"
                 for (s, r), sig in zip(items[:3], sigs)]
+        small = [(r, r["minimized"]) for _, r in items if (r.get("minimized") or {}).get("line")]
         drafts.append(Draft(status=status, signature=signature_regex(sigs),
                             converters=sorted({r["converter"] for _, r in items}),
                             opsets=sorted({int(r["opset"]) for _, r in items}),
                             cases=sorted({r["case"] for _, r in items}),
                             when=when_for([envs[s] for s in stacks], [envs[s] for s in others]),
-                            stacks=stacks, seen=seen[:3]))
+                            stacks=stacks, seen=seen[:3],
+                            minimized=[f"{r['id']}: {m['line']} ({m.get('path')})" for r, m in small[:3]],
+                            layers=sorted({c for _, m in small for c in m.get("classes") or ()})))
     return drafts
 
 

@@ -589,6 +589,7 @@ def _causes_view(records: list[dict], cells: list[dict], causes: dict, envs: dic
             "link": _safe_link(info.get("link")), "link_text": str(info.get("link") or ""),
             "reason": str(info.get("reason") or ""), "strict": info.get("strict", True) is not False,
             "active": info.get("active"), "workaround": str(info.get("workaround") or ""),
+            "report": str(info.get("report") or ""),
         })
     out.sort(key=lambda r: (not r["silent"], -r["count"], r["id"]))
     data = {}

@@ -47,13 +47,14 @@ def affected(doc: dict, cause_id: str) -> list[dict]:
 
 
 def inline_repro(folder: Path) -> str:
-    """The repro script of ``folder`` with its model and inputs embedded (base64), runnable alone."""
+    """The repro script of ``folder`` with its model, inputs and custom objects' modules embedded (base64),
+    runnable alone."""
     script = (folder / "repro.py").read_text(encoding="utf-8")
     blobs = {}
-    for name in ("model.keras", "inputs.npz"):
-        p = folder / name
-        if p.is_file():
-            blobs[name] = base64.b64encode(p.read_bytes()).decode("ascii")
+    # the model, its inputs and the modules of its custom objects (imported from the same folder)
+    for p in [folder / "model.keras", folder / "inputs.npz", *sorted(folder.glob("*.py"))]:
+        if p.is_file() and p.name != "repro.py":
+            blobs[p.name] = base64.b64encode(p.read_bytes()).decode("ascii")
     anchor = "HERE = os.path.dirname(os.path.abspath(__file__))"
     if anchor not in script:
         raise ResultsError(f"{folder / 'repro.py'}: not a repro written by this suite (no {anchor!r})")
@@ -126,10 +127,17 @@ def _outcome(rec: dict) -> list[str]:
 
 def write_issue(cause_id: str, results: list[str | Path], registry: list, repro: bool = True) -> str:
     """The markdown report of ``cause_id`` from ``results`` files (judged against ``registry`` first)."""
+    cause, doc, recs, paths = affected_cells(cause_id, results, registry)
+    small = min(recs, key=smallest_key)
+    folder, why = _repro_folder(small, results_path_of(small, paths), repro)
+    return "\n".join(compose(cause, doc, recs, small, folder, why))
+
+
+def affected_cells(cause_id: str, results: list[str | Path], registry: list) -> tuple:
+    """(cause, the merged and re-judged document, the cells it explains, the results paths)."""
     by_id = {c.id: c for c in registry}
     if cause_id not in by_id:
         raise ResultsError(f"issue: no cause {cause_id!r} in the registry ({len(by_id)} causes; see causes.toml)")
-    cause = by_id[cause_id]
     paths = [Path(p) for p in results]
     docs = [(str(p), load(p)) for p in paths]
     doc = docs[0][1] if len(docs) == 1 else merge_docs(docs)
@@ -137,7 +145,23 @@ def write_issue(cause_id: str, results: list[str | Path], registry: list, repro:
     recs = affected(doc, cause_id)
     if not recs:
         raise ResultsError(f"issue: no cell of {', '.join(map(str, paths))} shows cause {cause_id!r}")
-    small = min(recs, key=smallest_key)
+    return by_id[cause_id], doc, recs, paths
+
+
+def results_path_of(rec: dict, paths: list[Path]) -> Path:
+    """The results file that holds ``rec`` (several stacks: the one whose records have its id)."""
+    if len(paths) > 1:
+        for p in paths:
+            if any(r.get("id") == rec["id"] and str(r.get("stack") or "default") == str(rec.get("stack") or "default")
+                   for r in load(p)["records"]):
+                return p
+    return paths[0]
+
+
+def compose(cause, doc: dict, recs: list[dict], small: dict, folder: Path | None, why: str,
+            minimized: dict | None = None) -> list[str]:
+    """The report's lines.  ``minimized`` (``{"record", "line", "from"}``): the reducer's smallest model of
+    ``small``, whose cell and repro the report shows instead of the case."""
     stacks = sorted({str(r.get("stack") or "default") for r in recs})
     layers = collections.Counter(n for r in recs for n in set(_layers(r)))
     convs = sorted({r["converter"] for r in recs})
@@ -150,16 +174,27 @@ def write_issue(cause_id: str, results: list[str | Path], registry: list, repro:
             f"{len(recs)} cells, {len(cases)} cases, converter rows {', '.join(convs)}, opsets "
             f"{', '.join(map(str, opsets))}.", ""]
     out += ["## Versions", ""] + _versions(doc, stacks) + [""]
-    out += ["## Smallest affected case", ""]
-    desc = small.get("description") or ""
-    out += [f"`{small['case']}` ({desc.rstrip('.')}; layers: {', '.join(_layers(small)) or 'unknown'}"
-            + (f"; {small['facts']['keras_params']} parameters" if (small.get("facts") or {}).get("keras_params")
-               is not None else "") + f"), converted by `{small['converter']}` at opset {small['opset']}.", ""]
-    conv = (small.get("stages") or {}).get("convert") or {}
+    shown = small
+    if minimized:
+        shown = minimized["record"]
+        out += ["## Smallest failing model", ""]
+        out += [f"Minimised by the suite's reducer (`python -m conformance.report minimize`) from the smallest affected "
+                f"case, `{small['case']}` converted by `{small['converter']}` at opset {small['opset']}: "
+                f"{minimized['line']}.", ""]
+        out += [f"The model left: {', '.join(_layers(shown)) or 'unknown'}"
+                + (f" ({shown['facts']['keras_params']} parameters)" if (shown.get("facts") or {}).get("keras_params")
+                   is not None else "") + f", converted by `{shown['converter']}` at opset {shown['opset']}.", ""]
+    else:
+        out += ["## Smallest affected case", ""]
+        desc = small.get("description") or ""
+        out += [f"`{small['case']}` ({desc.rstrip('.')}; layers: {', '.join(_layers(small)) or 'unknown'}"
+                + (f"; {small['facts']['keras_params']} parameters" if (small.get("facts") or {}).get("keras_params")
+                   is not None else "") + f"), converted by `{small['converter']}` at opset {small['opset']}.", ""]
+    conv = (shown.get("stages") or {}).get("convert") or {}
     if conv.get("command"):
         out += ["The conversion, as the cell ran it:", "", "```", str(conv["command"])[:2000], "```", ""]
-    out += _outcome(small) + [""]
-    div = small.get("divergence") or {}
+    out += _outcome(shown) + [""]
+    div = shown.get("divergence") or {}
     if div.get("ok") and div.get("layer"):
         c = div.get("comparison") or {}
         where = (f"layer {div.get('position')} of {div.get('layers')}, " if div.get("position") else "") \
@@ -168,13 +203,12 @@ def write_issue(cause_id: str, results: list[str | Path], registry: list, repro:
                 f"max abs err {c.get('max_abs'):.3g}" if isinstance(c.get("max_abs"), (int, float)) else "")
         out += ["## First divergent layer", "",
                 f"`{div.get('layer')}` ({div.get('class') or ''}; {where}){what}.", ""]
-    elif small.get("divergence"):
+    elif shown.get("divergence"):
         out += ["## First divergent layer", "", " ".join(str(div.get("reason") or "not found").split())[:400], ""]
-    second = small.get("second_opinion") or {}
+    second = shown.get("second_opinion") or {}
     if second.get("verdict"):
         out += [f"onnx's reference evaluator: {second['verdict']} ({' '.join(str(second.get('detail') or '').split())[:300]})", ""]
-    out += ["## Standalone repro", ""]
-    folder, why = _repro_folder(small, paths[0], repro)
+    out += [REPRO_HEADING, ""]
     if folder is not None:
         text = inline_repro(folder)
         if len(text) <= INLINE_LIMIT:
@@ -198,4 +232,8 @@ def write_issue(cause_id: str, results: list[str | Path], registry: list, repro:
     for (case, c), (o, s) in sorted(grid.items()):
         out.append(f"| {case} | {c} | {', '.join(map(str, sorted(o)))} | {', '.join(sorted(s))} |")
     out += ["", f"Link: {cause.link}" if cause.link != causes_mod.NOT_REPORTED else "Not reported upstream yet.", ""]
-    return "\n".join(out)
+    return out
+
+
+#: the heading the inline repro follows (``report upstream --check`` finds the script under it)
+REPRO_HEADING = "## Standalone repro"

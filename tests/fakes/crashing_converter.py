@@ -1,9 +1,11 @@
-"""A converter that crashes its process on one layer: tf2onnx.convert.from_keras, except that a model holding an
-``Activation("softsign")`` aborts the process (as a converter's native code can).  For the reducer's test: it
-must finish, and reduce the model to that one layer.  Needs TensorFlow (it is tf2onnx-keras otherwise)."""
+"""Converters that crash or hang on one layer: tf2onnx.convert.from_keras, except that a model holding an
+``Activation("softsign")`` aborts the process (as a converter's native code can), or never returns.  For the
+reducer's tests: it must finish, and reduce the model to that one layer.  Needs TensorFlow (they are
+tf2onnx-keras otherwise)."""
 from __future__ import annotations
 
 import os
+import time
 
 from conformance.converters.tf2onnx_keras import Tf2OnnxKeras
 
@@ -28,4 +30,14 @@ class CrashOnSoftsign(Tf2OnnxKeras):
         return super().convert(model, ctx)
 
 
-CONVERTER = CrashOnSoftsign()
+class HangOnSoftsign(Tf2OnnxKeras):
+    name = "hang-on-softsign"
+    summary = "tf2onnx.convert.from_keras, but a model with Activation('softsign') never converts (it sleeps)"
+
+    def convert(self, model, ctx):
+        if _holds_softsign(model):
+            time.sleep(3600)
+        return super().convert(model, ctx)
+
+
+CONVERTERS = [CrashOnSoftsign(), HangOnSoftsign()]
