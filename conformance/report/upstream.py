@@ -28,6 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from conformance.report.portable import portable_text
 from conformance.report.issue import (REPRO_HEADING, _repro_folder, affected_cells, compose, results_path_of,
                                       smallest_key)
 from conformance.run.results import ResultsError
@@ -41,17 +42,6 @@ MARK = "<!-- drafted by python -m conformance.report upstream; edit the cause (c
 CHECK_HEADING = "## Checked"
 _STATUSES = frozenset(s.value for s in Status)
 _BLOCK = re.compile(re.escape(REPRO_HEADING) + r".*?```python\n(.*?)\n```", re.S)
-
-
-_SITE = re.compile(r"(?:/[\w.+-]+)+/site-packages/")
-_ABSOLUTE = re.compile(r"(?<![\w.])/(?:root|home|tmp|work|Users|opt|var)(?:/[\w.+-]+)+")
-
-
-def portable(text: str) -> str:
-    """A draft without this machine's paths: installed packages as ``site-packages/...``, other absolute paths as
-    their file's name (a traceback in an error message, the results file a command was given)."""
-    text = _SITE.sub("site-packages/", text)
-    return _ABSOLUTE.sub(lambda m: m.group(0).rsplit("/", 1)[-1], text)
 
 
 def repro_of(draft: str) -> str | None:
@@ -159,9 +149,9 @@ def draft(cause, results: list[str | Path], registry: list, budget: float, log=p
     script = repro_of(text)
     if script is not None:   # the repro runs as written; the words around it lose this machine's paths
         head, _, tail = text.partition(script)
-        text = portable(head) + script + portable(tail)
+        text = portable_text(head) + script + portable_text(tail)
     else:
-        text = portable(text)
+        text = portable_text(text)
     if script is None:
         return MARK + "\n" + text, False
     code, line = run_alone(script)
