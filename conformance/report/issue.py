@@ -160,7 +160,7 @@ def results_path_of(rec: dict, paths: list[Path]) -> Path:
 
 def compose(cause, doc: dict, recs: list[dict], small: dict, folder: Path | None, why: str,
             minimized: dict | None = None) -> list[str]:
-    """The report's lines.  ``minimized`` (``{"record", "line", "from"}``): the reducer's smallest model of
+    """The report's lines.  ``minimized`` (``{"record", "line", "left"}``): the reducer's smallest model of
     ``small``, whose cell and repro the report shows instead of the case."""
     stacks = sorted({str(r.get("stack") or "default") for r in recs})
     layers = collections.Counter(n for r in recs for n in set(_layers(r)))
@@ -181,7 +181,7 @@ def compose(cause, doc: dict, recs: list[dict], small: dict, folder: Path | None
         out += [f"Minimised by the suite's reducer (`python -m conformance.report minimize`) from the smallest affected "
                 f"case, `{small['case']}` converted by `{small['converter']}` at opset {small['opset']}: "
                 f"{minimized['line']}.", ""]
-        out += [f"The model left: {', '.join(_layers(shown)) or 'unknown'}"
+        out += [f"The model left: {minimized.get('left') or ', '.join(_layers(shown)) or 'unknown'}"
                 + (f" ({shown['facts']['keras_params']} parameters)" if (shown.get("facts") or {}).get("keras_params")
                    is not None else "") + f", converted by `{shown['converter']}` at opset {shown['opset']}.", ""]
     else:

@@ -122,7 +122,8 @@ def attempt(cause, small: dict, path: Path, work: Path, budget: float, log) -> A
         return Attempt(small, not_reduced=str(exc), folder=folder, why=why)
     log(f"{cause.id}: {red.line()}")
     folder = out / "repro" if (out / "repro" / "repro.py").is_file() else None
-    return Attempt(small, {"record": json.loads((out / RECORD).read_text(encoding="utf-8")), "line": red.line()},
+    return Attempt(small, {"record": json.loads((out / RECORD).read_text(encoding="utf-8")), "line": red.line(),
+                           "left": red.layers},
                    folder=folder, why="" if folder else "not written for the smallest model")
 
 
