@@ -31,8 +31,12 @@ FAMILY = "minimized"
 DATA = Path(__file__).with_name("minimized")
 
 
-def _build(folder: Path, load):
-    if "keras_hub" in (folder / "reduction.json").read_text(encoding="utf-8"):
+#: the case module whose reductions hold KerasHub layers
+KERAS_HUB_MODULE = "cases.models.kerashub"
+
+
+def _build(needs_keras_hub: bool, load):
+    if needs_keras_hub:
         import_keras_hub()   # its layers' classes register on import; NOT_APPLICABLE where it is missing
     return load()
 
@@ -43,7 +47,8 @@ def _case(folder: Path):
     description = (f"{summary['case']} minimised ({summary['cell']}): {summary['layers_before']} layers -> "
                    f"{summary['left']}")
     base = case_for(ref_for(folder / "model.keras", folder / "inputs.npz"))
-    return dataclasses.replace(base, name=name, family=FAMILY, build=partial(_build, folder, base.build),
+    return dataclasses.replace(base, name=name, family=FAMILY,
+                               build=partial(_build, summary.get("module") == KERAS_HUB_MODULE, base.build),
                                tags=frozenset({MODELS_TAG, FAMILY}), module="", source="", description=description)
 
 

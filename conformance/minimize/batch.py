@@ -25,16 +25,7 @@ MIN_SECONDS = 30.0
 
 def unexplained(records: list[dict]) -> list[dict]:
     """Failing cells no cause explains that a reduction can work on: a Keras 3 model that was built."""
-    out = []
-    for r in records:
-        status = str(r.get("status"))
-        observed = str(r.get("observed_status") or status)
-        if facts(status).outcome != "failed" or status in (Status.XPASS.value, Status.XFAIL.value):
-            continue
-        if observed in BEFORE_CONVERSION or r.get("keras") != "keras":
-            continue
-        out.append(r)
-    return out
+    return [r for r in failing(records) if str(r.get("status")) not in (Status.XPASS.value, Status.XFAIL.value)]
 
 
 def reduce_cells(results_path: str | Path, cells: list[dict], out_root: Path, budget: float, shared: bool = True,
@@ -95,8 +86,9 @@ def minimize_run(results_path: str | Path, budget: float, log=print) -> dict[str
     return found
 
 
-def failing(records: list[dict], pattern: str) -> list[dict]:
-    """The failing cells (explained or not) whose id matches the glob ``pattern``, that a reduction can work on."""
+def failing(records: list[dict], pattern: str = "*") -> list[dict]:
+    """The failing cells (explained or not) whose id matches the glob ``pattern``, that a reduction can work on:
+    a Keras 3 model that was built (its observed status comes after the conversion started)."""
     out = []
     for r in records:
         observed = str(r.get("observed_status") or r.get("status"))
