@@ -15,12 +15,20 @@ wheel); each ``[[cause]]`` block reads like this:
     cases = ["mlp_gelu", "act_gelu*"]            #   case tags, Keras layer classes the model holds
     when = ["tf2onnx>=1.14,<1.18"]               # package requirements that must all hold
     missing = ["jax2onnx"]                       # optional: distributions that must be absent
+    targets = ["fp16"]                           # optional: the cause is of a target's run of the converted
+                                                 #   model (conformance.targets; globs), not of the cell itself
     needs = { ops = ["Erfc"] }                   # optional: what a model must hold for the cause to name its
                                                  #   failure outside the listed cases (a user's --model file)
     link = "https://github.com/onnx/tensorflow-onnx/pull/2463"   # issue, PR or source line
     reason = "why, in words, next to its subject"
     workaround = "what to do instead, where something works"     # optional: shown with the cause
     strict = true                                # optional (default true), see below
+
+``targets`` (optional) names what ran the converted model: without it a part names the cell itself (its
+onnxruntime run, ``ort``); with it, only those targets' runs of the cells of its scope (``--targets``:
+``record["targets"][NAME]``, judged by the same signature, status and ``when``, which may name the target's
+packages: ``when = ["onnxconverter-common>=1.16"]``).  A target that differs from Keras exactly as the cell's
+onnxruntime run did (``blame = "conversion"``) takes the cell's cause and needs none of its own.
 
 ``scope`` (optional) is a list of inline tables with the same scope keys (and ``when``/``missing``),
 for a cause whose cells are not one product: each table is one part of the scope, and keys given
@@ -85,7 +93,7 @@ UPSTREAM_LINK = re.compile(r"https://github\.com/[\w.-]+/[\w.-]+/(?:issues|pull)
 #: kind -> the status a cause of that kind produces when it names none
 KIND_STATUS: dict[str, str] = dict(STATUS_KINDS)
 
-_SELECTOR_KEYS = {"converters", "opsets", "cases", "tags", "layers"}
+_SELECTOR_KEYS = {"converters", "opsets", "cases", "tags", "layers", "targets"}
 _SCOPE_KEYS = _SELECTOR_KEYS | {"when", "missing", "except", "needs"}
 _KEYS = _SCOPE_KEYS | {"id", "title", "kind", "status", "signature", "scope", "link", "report", "reason", "strict",
                        "workaround"}
@@ -93,6 +101,31 @@ _NEEDS_KEYS = {"models", "layers", "ops", "settings", "any_model"}
 _COMPARISON = re.compile(r"^\s*(>=|<=|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
 #: the modules of the suite's own cases (cases/): where cause scopes list cells exactly
 OWN_CASE_MODULES = "cases."
+
+
+#: what ran the converted model in the cell itself (conformance.targets.base.ORT): a part without ``targets`` names it
+ORT = "ort"
+#: how a target's run of a cell is named: ``CELL_ID@TARGET``
+TARGET_SEP = "@"
+
+
+def cells_of(record: Mapping, inherited: bool = False) -> list[Mapping]:
+    """The record itself, then one record per target that ran its converted model (``record["targets"]``): the
+    cell's fields with the target's ``status``, ``observed_status``, ``stage``, ``reason``, ``signature`` and
+    ``cause``, ``target`` set and ``id`` ``CELL_ID@TARGET``.  A target whose failure is the conversion's (it
+    differs from Keras exactly as the cell's onnxruntime run did: ``blame = "conversion"``) counts with the
+    cell, not again: left out unless ``inherited``."""
+    out = [record]
+    for name, t in (record.get("targets") or {}).items():
+        if not isinstance(t, Mapping) or (t.get("blame") == "conversion" and not inherited):
+            continue
+        view = {k: v for k, v in record.items() if k not in ("targets", "stages", "signature", "cause", "cause_by",
+                                                            "expected_status", "repro", "divergence",
+                                                            "second_opinion", "notes")}
+        view.update({k: v for k, v in t.items() if k not in ("stages", "facts")}, target=name,
+                    id=f"{record.get('id')}{TARGET_SEP}{name}")
+        out.append(view)
+    return out
 
 
 #: the module reference of a saved model file (``--model``; cases.files.PREFIX)
@@ -187,6 +220,8 @@ class CellView:
     file: bool = False
     #: the class of the model itself (Functional, Sequential, a subclass), None: unknown
     model: str | None = None
+    #: what ran the converted model: "ort" (the cell itself) or a target (conformance.targets) on the cell
+    target: str = ORT
 
     @classmethod
     def of_record(cls, rec: Mapping) -> "CellView":
@@ -195,7 +230,7 @@ class CellView:
         return cls(str(rec["case"]), str(rec["converter"]), int(rec["opset"]), frozenset(rec.get("tags") or ()),
                    frozenset(layers) if layers else None, own_case(rec.get("case_module")),
                    frozenset(ops) if ops else None, tuple(settings) if settings else None,
-                   model_file(rec.get("case_module")), facts.get("keras_model"))
+                   model_file(rec.get("case_module")), facts.get("keras_model"), str(rec.get("target") or ORT))
 
 
 def _setting_value_holds(want, have) -> bool:
@@ -291,6 +326,8 @@ class Needs:
 @dataclasses.dataclass(frozen=True)
 class Scope:
     converters: tuple[str, ...] | None = None
+    #: the targets (globs) whose runs of the converted model the part names; None: the cell itself ("ort")
+    targets: tuple[str, ...] | None = None
     opsets: SpecifierSet | tuple[int, ...] | None = None
     cases: tuple[str, ...] | None = None
     tags: tuple[str, ...] | None = None
@@ -307,7 +344,10 @@ class Scope:
                 and not any(installed(m, versions) for m in self.missing))
 
     def _row(self, cell: CellView) -> bool:
-        """The part's converters and opsets take the cell (the row and the opset, whatever the case)."""
+        """The part's converters, opsets and targets take the cell (the row, the opset and what ran the model,
+        whatever the case)."""
+        if not _any_glob(cell.target, self.targets or (ORT,)):
+            return False
         if self.converters is not None and not _any_glob(cell.converter, self.converters):
             return False
         if isinstance(self.opsets, tuple) and cell.opset not in self.opsets:
@@ -323,18 +363,25 @@ class Scope:
             return False
         if self.layers is not None and not (cell.layers and any(_any_glob(n, self.layers) for n in cell.layers)):
             return False
-        return self.unless is None or not self.unless.takes(cell)
+        return not self._left_out(cell)
+
+    def _left_out(self, cell: CellView) -> bool:
+        """``except`` takes the cell: what it leaves out, it leaves out whatever ran the model (the cell itself or a
+        target), unless it names targets itself."""
+        if self.unless is None:
+            return False
+        return self.unless.takes(cell if self.unless.targets is not None else dataclasses.replace(cell, target=ORT))
 
     def reaches(self, cell: CellView) -> bool:
         """The part names ``cell`` by its needs: a user's case (not the suite's own) on a converter and opset
         of the part, outside what ``except`` leaves out, whose model meets the needs."""
         if self.needs is None or cell.own or not self._row(cell):
             return False
-        return (self.unless is None or not self.unless.takes(cell)) and self.needs.met(cell)
+        return not self._left_out(cell) and self.needs.met(cell)
 
     def to_json(self) -> dict:
         out: dict = {}
-        for f in ("converters", "cases", "tags", "layers", "missing"):
+        for f in ("converters", "targets", "cases", "tags", "layers", "missing"):
             v = getattr(self, f)
             if v:
                 out[f] = list(v)
@@ -490,7 +537,7 @@ def _requirements(value, where: str) -> tuple[Requirement, ...]:
 
 def _scope(raw: Mapping, where: str) -> Scope:
     kw: dict = {}
-    for key in ("converters", "cases", "tags", "layers"):
+    for key in ("converters", "cases", "tags", "layers", "targets"):
         if key in raw:
             kw[key] = _globs(raw[key], where, key)
     if "opsets" in raw:
@@ -682,7 +729,7 @@ class Registry:
         """Causes the run could have seen (it covered them with their converter available) and did not."""
         covered: set[str] = set()
         used: set[str] = set()
-        for r in records:
+        for r in (view for rec in records for view in cells_of(rec)):
             if r.get("cause"):
                 used.add(str(r["cause"]))
             observed = str(r.get("observed_status") or r.get("status"))

@@ -157,36 +157,50 @@ def _not_found(ref: str, name: str):
     raise CaseLoadError(f"case {name!r} not found in {ref}")
 
 
-# ---------------------------------------------------------------- converter modules
+# ---------------------------------------------------------------- converter and target modules
+def _named_in_module(ref: str, what: str, base: type, list_attr: str) -> list:
+    """The named instances of ``base`` a module declares (module-level values and its ``list_attr`` list), the
+    first of each name."""
+    module = import_module(ref, what=f"{what} module")
+    seen = {}
+    for item in declared(module, base, list_attr):
+        if not item.name:
+            raise ModuleLoadError(f"{what} module {ref}: {type(item).__name__} has no name")
+        seen.setdefault(item.name, item)
+    return list(seen.values())
+
+
+def _load_named(refs, what: str, in_module) -> dict:
+    """name -> (module reference, instance), in declaration order; names unique."""
+    out: dict = {}
+    for ref in refs:
+        for item in in_module(ref):
+            if item.name in out and out[item.name][0] != ref:
+                raise ModuleLoadError(f"{what} {item.name!r} is declared in both {out[item.name][0]} and {ref}")
+            out[item.name] = (ref, item)
+    return out
+
+
+def _find_named(ref: str, name: str, what: str, in_module):
+    for item in in_module(ref):
+        if item.name == name:
+            return item
+    raise ModuleLoadError(f"{what} {name!r} not found in {ref}")
+
+
 def converters_in_module(ref: str) -> list:
-    module = import_module(ref, what="converter module")
     from conformance.converters.base import Converter
 
-    found = declared(module, Converter, "CONVERTERS")
-    seen = {}
-    for c in found:
-        if not c.name:
-            raise ModuleLoadError(f"converter module {ref}: {type(c).__name__} has no name")
-        seen.setdefault(c.name, c)
-    return list(seen.values())
+    return _named_in_module(ref, "converter", Converter, "CONVERTERS")
 
 
 def load_converters(refs) -> dict:
     """name -> (module reference, converter), in declaration order; names unique."""
-    out: dict = {}
-    for ref in refs:
-        for conv in converters_in_module(ref):
-            if conv.name in out and out[conv.name][0] != ref:
-                raise ModuleLoadError(f"converter {conv.name!r} is declared in both {out[conv.name][0]} and {ref}")
-            out[conv.name] = (ref, conv)
-    return out
+    return _load_named(refs, "converter", converters_in_module)
 
 
 def find_converter(ref: str, name: str):
-    for conv in converters_in_module(ref):
-        if conv.name == name:
-            return conv
-    raise ModuleLoadError(f"converter {name!r} not found in {ref}")
+    return _find_named(ref, name, "converter", converters_in_module)
 
 
 @functools.lru_cache(maxsize=1)
@@ -213,3 +227,33 @@ def converter_packages(own: bool = False, converters=None) -> tuple[str, ...]:
         counts.update(list(dict.fromkeys(package_name(p) for p in needs if p)))
     first = {p: i for i, p in enumerate(counts)}
     return tuple(sorted(counts, key=lambda p: (-counts[p], first[p])))
+
+
+# ---------------------------------------------------------------- target modules
+def targets_in_module(ref: str) -> list:
+    from conformance.targets.base import Target
+
+    return _named_in_module(ref, "target", Target, "TARGETS")
+
+
+def load_targets(refs) -> dict:
+    """name -> (module reference, target), in declaration order; names unique."""
+    return _load_named(refs, "target", targets_in_module)
+
+
+def find_target(ref: str, name: str):
+    return _find_named(ref, name, "target", targets_in_module)
+
+
+@functools.lru_cache(maxsize=1)
+def builtin_targets() -> tuple:
+    """The targets of the built-in target modules, in module order."""
+    from conformance.targets import builtin_modules
+
+    return tuple(t for _, t in load_targets(builtin_modules()).values())
+
+
+def target_packages() -> tuple[str, ...]:
+    """What the built-in targets import beyond the suite's stack, by reported name, each once (the environment
+    records their versions; a cause's ``when`` may name them)."""
+    return tuple(dict.fromkeys(package_name(p) for t in builtin_targets() for p in t.packages))

@@ -29,7 +29,7 @@ ROOT = PACKAGE.parent
 PACKAGED_CAUSES = PACKAGE / "causes.toml"
 #: the options that make a session a matrix run whatever its paths
 MATRIX_OPTIONS = ("model", "inputs", "converters", "opsets", "cases_module", "converters_module", "baseline",
-                  "custom_objects", "unsafe_deserialization")
+                  "custom_objects", "unsafe_deserialization", "targets", "targets_module")
 
 _MATRIX = pytest.StashKey()
 
@@ -64,6 +64,13 @@ def pytest_addoption(parser):
                 help="a Python file (or dotted module) declaring extra cases; repeatable")
     g.addoption("--converters-module", action="append", default=[], metavar="PATH",
                 help="a Python file (or dotted module) declaring extra converters; repeatable")
+    g.addoption("--targets", default=None, metavar="NAMES",
+                help="what users do next with each converted model, beside onnxruntime's default run (ort): "
+                     "comma-separated targets of ort, ort-noopt, ort-basic, onnxsim, openvino, fp16, int8-dynamic, "
+                     "int8-static (default: ort alone; the deploy extra installs openvino, onnxsim and "
+                     "onnxconverter-common)")
+    g.addoption("--targets-module", action="append", default=[], metavar="PATH",
+                help="a Python file (or dotted module) declaring extra targets; repeatable")
     g.addoption("--causes", "--expectations", dest="causes", default=None, metavar="TOML",
                 help="the registry of known failures, causes.toml (default: causes.toml at the root, else the one shipped "
                      "with the package; 'none' for no file)")

@@ -41,12 +41,11 @@ then paste ``python -m conformance.stages`` into ``docs/statuses.md``.  A check 
 from __future__ import annotations
 
 import dataclasses
-import enum
 
-from conformance.statuses import Status
+from conformance.statuses import Name, Status
 
 
-class Stage(str, enum.Enum):
+class Stage(Name):
     """The name of a stage: its key in ``record["stages"]`` (and ``record["stage"]``, the deciding one)."""
     ISOLATION = "isolation"
     AVAILABILITY = "availability"
@@ -62,9 +61,6 @@ class Stage(str, enum.Enum):
     SIGNATURE = "signature"
     COMPARE = "compare"
     REFERENCE = "reference"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +129,50 @@ TABLE: dict[Stage, Row] = {r.stage: r for r in (
 del _, F, S
 assert list(TABLE) == list(Stage), "every stage needs a row, in the order of the Stage enum"
 
+
+
+class TargetStage(Name):
+    """The name of a stage of a target (:mod:`conformance.targets`): its key in ``record["targets"][NAME]["stages"]``."""
+    ISOLATION = "isolation"
+    APPLICABLE = "applicable"
+    AVAILABILITY = "availability"
+    TRANSFORM = "transform"
+    SESSION = "session"
+    RUN = "run"
+    COMPARE = "compare"
+
+
+_ = Row
+F = Failure
+S = Status
+#: the stages of a target on a cell, in the order of precedence (the same rules as :data:`TABLE`): a target runs
+#: the cell's converted model after the cell, in a second task to the same worker
+TARGET_TABLE: dict[TargetStage, Row] = {r.stage: r for r in (
+    _(TargetStage.ISOLATION, "the worker process (crash, timeout)", (F(None, "{error}"),), (S.CRASH, S.TIMEOUT),
+      "conformance/worker/pool.py", ok_default=True),
+    _(TargetStage.APPLICABLE, "onnxruntime ran the converted model", (F(S.NOT_APPLICABLE, "{reason}"),),
+      (S.NOT_APPLICABLE,), "conformance/run/matrix.py (a target runs where the cell's onnxruntime run did)"),
+    _(TargetStage.AVAILABILITY, "the target's packages import", (F(S.UNAVAILABLE, "target unavailable: {err}"),),
+      (S.UNAVAILABLE,), "the target's load() (conformance/targets/)",
+      absent=F(S.UNAVAILABLE, "target unavailable: no detail")),
+    _(TargetStage.TRANSFORM, "the target's transform of the model",
+      (F(S.CONVERT_ERROR, "the target's transform failed: {err}"),), (S.CONVERT_ERROR,),
+      "the target's transform() (conformance/targets/)"),
+    _(TargetStage.SESSION, "the target's runtime loads the model",
+      (F(S.RUNTIME_ERROR, "the target's runtime cannot load the model: {err}"),), (S.RUNTIME_ERROR,),
+      "the target's open() (conformance/targets/)"),
+    _(TargetStage.RUN, "the target's runtime runs the model",
+      (F(S.RUNTIME_ERROR, "the target's runtime failed to run the model: {err}"),), (S.RUNTIME_ERROR,),
+      "conformance/worker/targets.py"),
+    _(TargetStage.COMPARE, "outputs vs Keras and vs the cell's onnxruntime run (the target's yardstick)",
+      (F(S.MISMATCH, "outputs differ from Keras: {failures}"),), (S.MISMATCH,), "conformance/checks/yardstick.py",
+      absent=F(S.CRASH, "the worker returned no comparison for the target")),
+)}
+del _, F, S
+assert list(TARGET_TABLE) == list(TargetStage), "every target stage needs a row, in the order of the enum"
+#: the reason of a target whose stages all passed
+TARGET_PASS_REASON = "outputs match Keras (the target's yardstick)"
+
 #: the reason of a cell whose stages all passed
 PASS_REASON = "outputs match Keras at both batch sizes"
 #: the stage names in the order of precedence
@@ -146,10 +186,11 @@ def label(name: str | None) -> str:
     return LABEL.get(str(name), str(name))
 
 
-def markdown() -> str:
-    """The stage table of ``docs/statuses.md`` (``python -m conformance.stages`` prints it)."""
+def markdown(table: dict | None = None) -> str:
+    """The stage table of ``docs/statuses.md`` (``python -m conformance.stages`` prints it); ``table``: another
+    (:data:`TARGET_TABLE`, docs/deploy.md: ``python -m conformance.stages targets``)."""
     lines = ["| stage | label | on failure | if missing | where |", "|---|---|---|---|---|"]
-    for s, r in TABLE.items():
+    for s, r in (table or TABLE).items():
         only_absent = {r.absent.status} - {f.status for f in r.failures} if r.absent else set()
         gives = ", ".join(f"`{g.value}`" for g in r.gives if g not in only_absent)
         missing = f"`{r.absent.status.value}`" if r.absent and r.absent.status else "passes"
@@ -158,4 +199,6 @@ def markdown() -> str:
 
 
 if __name__ == "__main__":
-    print(markdown())
+    import sys
+
+    print(markdown(TARGET_TABLE if sys.argv[1:] == ["targets"] else None))

@@ -22,7 +22,14 @@ import dataclasses
 import enum
 
 
-class Status(str, enum.Enum):
+class Name(str, enum.Enum):
+    """A name of one of the suite's tables (a status, a stage): a string that prints as its value."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Status(Name):
     PASS = "PASS"
     MISMATCH = "MISMATCH"
     SIGNATURE = "SIGNATURE"
@@ -38,9 +45,6 @@ class Status(str, enum.Enum):
     NOT_APPLICABLE = "NOT_APPLICABLE"
     XFAIL = "XFAIL"
     XPASS = "XPASS"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,6 +12,13 @@ def test_cell(cell, conformance, record_property):
     record_property(RECORD_KEY, record)
     stage = f" at {record['stage']}" if record.get("stage") else ""
     message = f"{record['status']}{stage}: {record['reason']}"
+    # a target (--targets) that failed unexplained, or passed where a cause expects it to fail, fails the cell's
+    # test whatever the cell did (a failure the target inherits from the cell is the cell's own)
+    targets = [f"target {name}: {t['status']}{' at ' + t['stage'] if t.get('stage') else ''}: {t['reason']}"
+               for name, t in (record.get("targets") or {}).items()
+               if t.get("outcome") == "failed" and t.get("blame") != "conversion"]
+    if targets:
+        pytest.fail("\n".join(([message] if record["outcome"] == "failed" else []) + targets), pytrace=False)
     if record["outcome"] == "skipped":
         pytest.skip(message)
     elif record["outcome"] == "xfailed":

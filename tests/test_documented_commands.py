@@ -310,6 +310,7 @@ REPORT_SMOKES = {
     "causes": (["causes", "check", "{new}"], {0, 1}, []),             # exit 1: a failure no cause explains
     "causes-propose": (["causes", "propose", "{new}", "-o", "{tmp}/drafts.toml"], {0}, ["drafts.toml"]),
     "issue": (["issue", "masked-rnn-opset9", "{caused}", "--no-repro", "-o", "{tmp}/issue.md"], {0}, ["issue.md"]),
+    "deploy": (["deploy", "{new}"], {0}, []),       # no target in the fakes: says so (tests/test_targets.py: with)
 }
 
 

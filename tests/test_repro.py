@@ -181,7 +181,8 @@ def test_the_scripts_verdict_is_the_suites(stages):
 
 # ---------------------------------------------------------------- what the converters need, said once
 
-def test_the_environment_reports_the_stack_and_every_converters_packages():
+def test_the_environment_reports_the_stack_and_every_converters_and_targets_packages():
+    from conformance.loader import target_packages
     from conformance.run.environment import PACKAGES
 
     before = {  # the list kept by hand until the converter modules said it
@@ -189,8 +190,11 @@ def test_the_environment_reports_the_stack_and_every_converters_packages():
         "tf_keras": ("tf-keras", "tf_keras"), "tf2onnx": ("tf2onnx",), "keras2onnx": ("keras2onnx",),
         "onnx": ("onnx",), "onnxruntime": ("onnxruntime",), "numpy": ("numpy",), "protobuf": ("protobuf",),
         "tensorflow_hub": ("tensorflow-hub",), "onnxconverter_common": ("onnxconverter-common",), "jax": ("jax",),
-        "jaxlib": ("jaxlib",), "jax2onnx": ("jax2onnx",), "torch": ("torch",)}
+        "jaxlib": ("jaxlib",), "jax2onnx": ("jax2onnx",), "torch": ("torch",),
+        # the targets' (conformance/targets/): onnxconverter-common is a converter's already
+        "openvino": ("openvino",), "onnxsim": ("onnxsim",)}
     assert PACKAGES == before
+    assert target_packages() == ("onnxconverter_common", "openvino", "onnxsim")   # module order: fp16, openvino_cpu, simplified
     assert converter_packages() == ("tf2onnx", "keras", "keras2onnx", "onnxconverter_common", "jax2onnx", "jax",
                                     "jaxlib", "torch")
 

@@ -121,6 +121,14 @@ def _parser() -> argparse.ArgumentParser:
     mi.add_argument("--budget", type=float, default=600.0, metavar="SECONDS",
                     help="stop after this long with the best model so far (default 600)")
 
+    de = sub.add_parser("deploy", help="what the targets (--targets) made of the converted models: pass rate per "
+                                       "target, its own failures and the conversion's, the failing cells by cause")
+    de.add_argument("results", nargs="+", help="results.json files of runs with --targets")
+    de.add_argument("--json", action="store_true", help="the rates and the failing groups as JSON")
+    de.add_argument("--causes", default=None, metavar="TOML",
+                    help="judge the records again by this registry (default: causes.toml at the root, else the one "
+                         "shipped with the package; 'none': as recorded)")
+
     rp = sub.add_parser("repro", help="write one cell's standalone repro folder now (runs that one cell again)")
     rp.add_argument("cell", metavar="CELL_ID", help="the cell's id, e.g. masking_lstm-tf2onnx-keras-opset9")
     rp.add_argument("--results", default="reports/results.json",
@@ -230,18 +238,23 @@ def _causes(args) -> int:
         else:
             sys.stdout.write(text)
         return 0
-    bad = [r for _, doc in docs for r in doc["records"] if unexplained(r)]
+    from conformance.causes import cells_of
+
+    bad = [r for _, doc in docs for rec in doc["records"] for r in cells_of(rec) if unexplained(r)]
     gone = sorted(stale([doc for _, doc in docs], registry))
     for r in bad[:50]:
-        print(f"UNEXPLAINED {r.get('stack')}: {r['case']} / {r['converter']} / opset {r['opset']}: "
+        on = f" / target {r['target']}" if r.get("target") else ""
+        print(f"UNEXPLAINED {r.get('stack')}: {r['case']} / {r['converter']} / opset {r['opset']}{on}: "
               f"{r.get('observed_status')}: {str(r.get('signature') or '')[:160]}")
     for r in xpass[:50]:
-        print(f"XPASS {r.get('stack')}: {r['case']} / {r['converter']} / opset {r['opset']} passes, but cause "
+        on = f" / target {r['target']}" if r.get("target") else ""
+        print(f"XPASS {r.get('stack')}: {r['case']} / {r['converter']} / opset {r['opset']}{on} passes, but cause "
               f"{r.get('cause')} expects {r.get('expected_status')}: narrow its scope or remove it")
     for cid in gone:
         print(f"STALE {cid}: the runs covered it with its converter available and no cell matched it")
-    cells = sum(len(doc["records"]) for _, doc in docs)
-    used = {r["cause"] for _, doc in docs for r in doc["records"] if r.get("cause") and r["status"] == "XFAIL"}
+    cells = sum(len(cells_of(rec)) for _, doc in docs for rec in doc["records"])
+    used = {r["cause"] for _, doc in docs for rec in doc["records"] for r in cells_of(rec)
+            if r.get("cause") and r["status"] == "XFAIL"}
     print(f"{cells} cells: {len(bad)} unexplained, {len(xpass)} XPASS, {len(gone)} stale causes; "
           f"{len(used)} of {len(registry)} causes seen", file=sys.stderr)
     return 1 if bad or xpass or gone else 0
@@ -342,6 +355,13 @@ def _minimize(args) -> int:
     return minimize_main(args.cell, args.results, args.out, args.budget)
 
 
+def _deploy(args) -> int:
+    from conformance.report.deploy import main as deploy_main
+
+    as_recorded = args.causes is not None and str(args.causes).lower() == "none"
+    return deploy_main(args.results, as_json=args.json, registry=None if as_recorded else _registry(args.causes))
+
+
 def _repro(args) -> int:
     from conformance.report.repro_cell import main as repro_main
 
@@ -354,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         return {"html": _html, "diff": _diff, "merge": _merge, "rebuild": _rebuild, "baseline": _baseline,
                 "overhead": _overhead, "causes": _causes, "issue": _issue, "stacks": _stacks,
                 "layers": _layers, "models": _models, "route": _route, "minimize": _minimize, "upstream": _upstream,
-                "repro": _repro}[args.command](args)
+                "repro": _repro, "deploy": _deploy}[args.command](args)
     except (ResultsError, CausesError, StacksError, CoverageError) as exc:  # bad input: its one line, exit 2
         print(f"error: {exc}", file=sys.stderr)
         return 2

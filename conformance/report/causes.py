@@ -67,10 +67,43 @@ def rejudge(doc: dict, causes: list) -> tuple[dict, list[dict]]:
             r["cause_by"] = "needs"
         if d.status == Status.XPASS:
             xpass.append(r)
+        if isinstance(r.get("targets"), dict):
+            r = dict(r, targets=_rejudge_targets(r, registries[stack], seen, xpass))
         out.append(r)
     # the registry the records now name (its titles, kinds, links), not the one they were recorded with
     registry = {c.id: dict(c.to_json(), active=None) for c in causes}
     return dict(doc, records=out, causes=registry), xpass
+
+
+def _rejudge_targets(r: dict, registry, seen: dict, xpass: list) -> dict:
+    """The targets of a rejudged record (``r``, whose own status is decided again) decided again the same way:
+    a failure inherited from the cell takes the cell's new status, the others are matched as the run would."""
+    from conformance.run.verdict import Decision, decide_target_cell
+
+    out = {}
+    for name, t in r["targets"].items():
+        try:
+            status = Status(str(t.get("observed_status") or t.get("status")))
+        except ValueError:
+            out[name] = t
+            continue
+        view = dict(seen, target=name)
+        found: list = []
+
+        def match(t=t, view=view, status=status, found=found):
+            found.append(registry.match(causes_mod.CellView.of_record(view), status.value,
+                                        signature=signature_of(t)))
+            return found[0]
+        d = decide_target_cell(Decision(status, observed_reason(t) or "", t.get("stage")), t.get("blame"),
+                               r["status"], r.get("cause"), match)
+        t = dict(t, status=d.status.value, observed_status=status.value, cause=d.cause,
+                 outcome=facts(d.status).outcome, **({"signature": found[0].signature} if found else {}))
+        if d.cause is None:
+            t.pop("cause")
+        if d.status == Status.XPASS:
+            xpass.append(next(v for v in causes_mod.cells_of(dict(r, targets={name: t})) if v.get("target") == name))
+        out[name] = t
+    return out
 
 
 def unexplained(rec: dict) -> bool:
@@ -90,7 +123,7 @@ def stale(docs: list[dict], causes: list) -> list[str]:
         by_stack: dict[str, list[dict]] = defaultdict(list)
         for r in doc["records"]:
             by_stack[str(r.get("stack") or "default")].append(r)
-        used |= {str(r["cause"]) for r in doc["records"] if r.get("cause")}
+        used |= {str(v["cause"]) for r in doc["records"] for v in causes_mod.cells_of(r) if v.get("cause")}
         for stack, recs in by_stack.items():
             env = (meta.get(stack) or next(iter(meta.values()), {})).get("environment", {}).get("packages") or {}
             gone |= {c.id for c in causes_mod.Registry(causes, env).stale(recs)}
@@ -194,6 +227,8 @@ class Draft:
     minimized: list[str] = dataclasses.field(default_factory=list)
     #: the Keras layer classes those smallest models hold (the draft's ``needs``: a user's model with them)
     layers: list[str] = dataclasses.field(default_factory=list)
+    #: the target whose runs failed (--targets), none for the cells themselves
+    targets: list[str] = dataclasses.field(default_factory=list)
 
     def toml(self, n: int) -> str:
         q = json.dumps
@@ -204,6 +239,8 @@ class Draft:
                   f"kind = {q(KIND_OF.get(self.status, 'conversion error'))}", f"status = {q(self.status)}",
                   f"signature = {q(self.signature)}",
                   f"converters = {q(self.converters)}", f"opsets = {q(self.opsets)}", f"cases = {q(self.cases)}"]
+        if self.targets:
+            lines.append(f"targets = {q(self.targets)}")
         if len(self.when) == 1:
             lines.append(f"when = {q(self.when[0])}")
         else:
@@ -245,17 +282,20 @@ def propose(docs: list[tuple[str, dict]], leave_out: set[int] = frozenset()) -> 
     clusters: dict[tuple[str, str], list[tuple[str, dict]]] = defaultdict(list)
     for _label, doc in docs:
         meta = stacks_meta(doc)
-        for r in doc["records"]:
-            stack = str(r.get("stack") or "default")
+        for rec in doc["records"]:
+            stack = str(rec.get("stack") or "default")
             envs.setdefault(stack, dict((meta.get(stack) or next(iter(meta.values()), {}))
                                         .get("environment", {}).get("packages") or {}))
-            ran[(r["case"], r["converter"], int(r["opset"]))].add(stack)
-            if unexplained(r) and id(r) not in leave_out:
-                sig = signature_of(r) or ""
-                observed = str(r.get("observed_status") or r["status"])
-                clusters[(observed, cluster_key(sig))].append((stack, r))
+            ran[(rec["case"], rec["converter"], int(rec["opset"]))].add(stack)
+            if id(rec) in leave_out:
+                continue
+            for r in causes_mod.cells_of(rec):   # the cell, then each target's run of it (--targets)
+                if unexplained(r):
+                    sig = signature_of(r) or ""
+                    observed = str(r.get("observed_status") or r["status"])
+                    clusters[(observed, str(r.get("target") or ""), cluster_key(sig))].append((stack, r))
     drafts = []
-    for (status, _key), items in sorted(clusters.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+    for (status, target, _key), items in sorted(clusters.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         stacks = sorted({s for s, _ in items})
         others = sorted({s for _, r in items for s in ran[(r["case"], r["converter"], int(r["opset"]))]} - set(stacks))
         sigs = [signature_of(r) or "" for _, r in items]
@@ -269,7 +309,8 @@ def propose(docs: list[tuple[str, dict]], leave_out: set[int] = frozenset()) -> 
                             when=when_for([envs[s] for s in stacks], [envs[s] for s in others]),
                             stacks=stacks, seen=seen[:3],
                             minimized=[f"{r['id']}: {m['line']} ({m.get('path')})" for r, m in small[:3]],
-                            layers=sorted({c for _, m in small for c in m.get("classes") or ()})))
+                            layers=sorted({c for _, m in small for c in m.get("classes") or ()}),
+                            targets=[target] if target else []))
     return drafts
 
 

@@ -32,6 +32,7 @@ from markupsafe import Markup
 from conformance.report import diff as diff_mod, route as route_mod
 from conformance.report.merge import merge_docs, stacks_meta
 from conformance.report.layers import layer_classes, view as layers_view
+from conformance.report.deploy import view as deploy_view
 from conformance.report.models import view as models_view
 from conformance.report.speedup import load_speedup, speedup_view
 from conformance import stages as stage_table, statuses
@@ -376,6 +377,10 @@ def _detail(rec: dict, meta: dict, change: diff_mod.Change | None) -> dict:
     mini = rec.get("minimized")
     if isinstance(mini, dict):
         d["mini"] = {"path": _safe_rel(mini.get("path")), "line": str(mini.get("line") or mini.get("error") or "")}
+    targets = rec.get("targets")
+    if isinstance(targets, dict) and targets:  # [name, status, reason, cause] per target (--targets)
+        d["tg"] = [[str(n), str(t.get("status")), str(t.get("reason") or ""), str(t.get("cause") or "")]
+                   for n, t in targets.items() if isinstance(t, dict)]
     if change is not None:
         d["change"] = [change.kind, change.old_status or "", change.new_status or ""]
     return d
@@ -408,6 +413,15 @@ def _cell_view(rec: dict, idx: int, change: diff_mod.Change | None, stacked: boo
         "stack": str(rec.get("stack") or "default"),
         "rid": rec.get("id") or f"{rec['case']}-{rec['converter']}-opset{rec['opset']}",
     }
+
+
+def _deploy(records: list[dict], stacked: bool) -> dict | None:
+    """The Deploy view (:func:`conformance.report.deploy.view`), its rows' ids the page's cell ids."""
+    view = deploy_view(records)
+    for row in (view or {}).get("rows", []):
+        if stacked:
+            row["id"] = f"{row['id']}@{row['stack']}"
+    return view
 
 
 def _pass_rate(counts: collections.Counter) -> tuple[float | None, int]:
@@ -851,6 +865,7 @@ def build_view(doc: dict, *, baseline: dict | None = None, baseline_label: str =
         "routes": [{"case": r.case, "passed": r.passed, "text": str(r).split(": ", 1)[1]}
                    for r in route_mod.routes(records, causes, users_only=True)] if not stacked else [],
         "loading": _loading_lines(runs),
+        "deploy": _deploy(records, stacked),
         "causes": causes_rows,
         "speedup": speedup_view(speedup) if speedup is not None else None,
         "layers": layers_view(doc, converters=[c for c in conv_order if (stacks[0], c) in by_sc

@@ -138,6 +138,11 @@ def affected_cells(cause_id: str, results: list[str | Path], registry: list) -> 
     by_id = {c.id: c for c in registry}
     if cause_id not in by_id:
         raise ResultsError(f"issue: no cause {cause_id!r} in the registry ({len(by_id)} causes; see causes.toml)")
+    targets = sorted({t for s in by_id[cause_id].scopes for t in s.targets or ()})
+    if targets:  # a target's run has no repro of its own: its report is written by hand, repro included
+        raise ResultsError(f"issue: cause {cause_id!r} names the target(s) {', '.join(targets)}, not cells; "
+                           "report issue drafts from a cell's repro (a target's report is written by hand: "
+                           "docs/upstream/openvino-resize-exclude-outside.md is one)")
     paths = [Path(p) for p in results]
     docs = [(str(p), load(p)) for p in paths]
     doc = docs[0][1] if len(docs) == 1 else merge_docs(docs)

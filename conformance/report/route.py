@@ -20,7 +20,7 @@ from typing import Iterable, Mapping
 
 from conformance.causes import own_case
 from conformance.stages import ORDER as STAGE_ORDER
-from conformance.statuses import NOT_TRIED
+from conformance.statuses import NOT_TRIED, PASSING as PASSING_STATUSES
 
 #: the observed status of a cell whose checks all passed
 PASSED = "PASS"
@@ -45,6 +45,10 @@ class Route:
     #: cells of the case that passed, and that were tried
     passing: int = 0
     tried: int = 0
+    #: the targets (--targets) whose runs of the route's converted model passed, and those that did not:
+    #: (target, status, cause or None)
+    survives: tuple[str, ...] = ()
+    fails: tuple[tuple[str, str, str | None], ...] = ()
 
     def __bool__(self) -> bool:
         return self.passed
@@ -58,15 +62,25 @@ class Route:
         detail = ", ".join(x for x in (err, secs) if x)
         if self.passed:
             head = f"{self.case}: {self.where()} ({detail}; {self.passing} of {self.tried} cells pass)"
-            return f"{head}: {self.call}" if self.call else head
+            return (f"{head}: {self.call}" if self.call else head) + self.deploy_text()
         near = f"nearest {self.where()} ({self.status}{f' at {self.stage}' if self.stage else ''}" \
                f"{f', {detail}' if detail else ''})" if self.converter else self.where()
         read = "; causes to read: " + ", ".join(f"{cid} ({link}{f'; workaround: {w}' if w else ''})"
                                                  for cid, link, w in self.causes) if self.causes else ""
         return f"{self.case}: no route passes; {near}{read}"
 
+    def deploy_text(self) -> str:
+        """"; survives ort-noopt, openvino; fails fp16 (RUNTIME_ERROR, cause ...)" (nothing without targets)."""
+        parts = []
+        if self.survives:
+            parts.append("survives " + ", ".join(self.survives))
+        if self.fails:
+            parts.append("fails " + ", ".join(f"{t} ({s}{f', cause {c}' if c else ''})" for t, s, c in self.fails))
+        return f"; {'; '.join(parts)}" if parts else ""
+
     def to_json(self) -> dict:
-        return {k: (list(map(list, v)) if k == "causes" else v) for k, v in dataclasses.asdict(self).items()}
+        return {k: (list(map(list, v)) if k in ("causes", "fails") else list(v) if k == "survives" else v)
+                for k, v in dataclasses.asdict(self).items()}
 
 
 def _seconds(rec: Mapping) -> float | None:
@@ -89,16 +103,31 @@ def _reach(rec: Mapping) -> int:
     return STAGE_ORDER.index(stage) if stage in STAGE_ORDER else -1
 
 
+def _targets(rec: Mapping) -> tuple[tuple[str, ...], tuple[tuple[str, str, str | None], ...]]:
+    """The targets that passed on the cell, and the others that were tried (status, cause)."""
+    survives, fails = [], []
+    for name, t in (rec.get("targets") or {}).items():
+        status = str(t.get("status"))
+        if status in PASSING_STATUSES:
+            survives.append(name)
+        elif status not in NOT_TRIED:
+            fails.append((name, status, t.get("cause")))
+    return tuple(survives), tuple(fails)
+
+
 def route(case: str, records: list[Mapping], causes: Mapping[str, Mapping] | None = None) -> Route:
     """The route of one case from its records."""
     causes = causes or {}
     tried = [r for r in records if str(r.get("observed_status") or r.get("status")) not in NOT_TRIED]
     passing = [r for r in tried if str(r.get("observed_status") or r.get("status")) == PASSED]
     if passing:
-        best = min(passing, key=lambda r: (_inf(_error(r)), _inf(_seconds(r)), r["converter"], r["opset"]))
+        # the route that survives the most targets (--targets), then the smallest error, then the fastest
+        best = min(passing, key=lambda r: (-len(_targets(r)[0]), _inf(_error(r)), _inf(_seconds(r)), r["converter"],
+                                           r["opset"]))
+        survives, fails = _targets(best)
         return Route(case, True, best["converter"], int(best["opset"]), _error(best), _seconds(best),
                      str(((best.get("stages") or {}).get("convert") or {}).get("command") or ""),
-                     passing=len(passing), tried=len(tried))
+                     passing=len(passing), tried=len(tried), survives=survives, fails=fails)
     cause_ids = list(dict.fromkeys(str(r["cause"]) for r in records if r.get("cause") and r.get("status") == "XFAIL"))
     read = tuple((cid, str((causes.get(cid) or {}).get("link") or ""), str((causes.get(cid) or {}).get("workaround")
                                                                            or "")) for cid in cause_ids)

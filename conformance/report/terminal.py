@@ -41,6 +41,9 @@ def summary_lines(records: list[dict], stale_causes: list | None = None, causes:
             c = by_conv[name]
             lines.append(name.ljust(width) + "  ".join(str(c.get(s, 0)).rjust(max(4, len(s))) for s in statuses))
     lines += cause_lines(records, causes)
+    from conformance.report.deploy import lines as deploy_lines
+
+    lines += deploy_lines(records)
     if stale_causes and isinstance(stale_causes[0], dict):
         lines.append(_stale_entries(stale_causes))
     elif stale_causes:

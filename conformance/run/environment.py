@@ -6,7 +6,7 @@ import os
 import platform
 import sys
 
-from conformance.loader import converter_packages
+from conformance.loader import converter_packages, target_packages
 
 #: the suite's own stack: reported name -> distributions that provide it, first installed wins
 STACK_PACKAGES = {
@@ -20,8 +20,8 @@ STACK_PACKAGES = {
     "tensorflow_hub": ("tensorflow-hub",),
 }
 #: reported name -> distributions: the stack, then what the converters need (their modules' ``packages``:
-#: tf2onnx, keras2onnx, Keras 3's other backends, ...)
-PACKAGES = {**STACK_PACKAGES, **{name: (name.replace("_", "-"),) for name in converter_packages()
+#: tf2onnx, keras2onnx, Keras 3's other backends, ...) and what the targets need (openvino, onnxsim, ...)
+PACKAGES = {**STACK_PACKAGES, **{name: (name.replace("_", "-"),) for name in converter_packages() + target_packages()
                                  if name not in STACK_PACKAGES}}
 
 

@@ -13,17 +13,17 @@ import time
 from pathlib import Path
 
 from conformance.loader import builtin_modules as builtin_case_modules
-from conformance.loader import load_cases, load_converters
+from conformance.loader import load_cases, load_converters, load_targets
 from conformance import converters as converter_registry
 from conformance import causes as causes_mod
 from conformance.run.environment import requirement_versions
 from conformance.worker.pool import WorkerPool
-from conformance.run.options import Settings, check_converters
+from conformance.run.options import Settings, check_converters, check_targets
 from conformance.run.cells import Cell
 from conformance.stages import Stage
 from conformance.statuses import outcome
 from conformance.run.slim import slim_record
-from conformance.run.verdict import apply_causes, decide
+from conformance.run.verdict import apply_causes, decide, decide_target, decide_target_cell
 
 
 class Matrix:
@@ -36,6 +36,12 @@ class Matrix:
         self.converters = load_converters(
             converter_registry.builtin_modules() + list(settings.converter_modules))
         self.selected = check_converters(settings.converters, list(self.converters))
+        from conformance.targets import builtin_modules as builtin_target_modules
+
+        #: what users do next with a converted model (conformance.targets): name -> (module, target); the run's
+        #: selection beside the cell's own onnxruntime run
+        self.targets = load_targets(builtin_target_modules() + list(settings.target_modules))
+        self.selected_targets = check_targets(settings.targets, list(self.targets))
         self.causes = causes_mod.load(settings.causes)
         self.versions = requirement_versions()
         self.registry = causes_mod.Registry(self.causes, self.versions)
@@ -97,9 +103,87 @@ class Matrix:
             if list(stages) == [Stage.AVAILABILITY] and stages[Stage.AVAILABILITY].get("ok") is False:
                 self.unavailable[key] = stages[Stage.AVAILABILITY]
         record = self.record(cell, raw, time.perf_counter() - t0)
+        if self.selected_targets:
+            self.deploy(cell, record)
         if explain:
             self.explain_failure(cell, record)
         return slim_record(record)   # heavy facts only where they help (conformance/run/slim.py)
+
+    def deploy(self, cell: Cell, record: dict) -> None:
+        """The run's targets on the cell (``--targets``): a task per target to the same worker runs it on the
+        converted model onnxruntime just ran (:mod:`conformance.worker.targets`); here each target's stages are
+        decided (:func:`conformance.run.verdict.decide_target`) and matched against the causes as the cell is,
+        into ``record["targets"][NAME]``.  A cell whose onnxruntime run did not happen gives every target
+        NOT_APPLICABLE with the reason; a worker that dies or overruns on a target gives it CRASH or TIMEOUT;
+        the cell's own status never changes.  The tasks' wall time is ``record["targets_seconds"]``."""
+        from conformance.errors import error_text
+        from conformance.stages import TargetStage, label
+
+        names = self.selected_targets
+        run = (record.get("stages") or {}).get(Stage.RUN.value) or {}
+        raw: dict = {}
+        if not run.get("ok"):
+            at = f" at {label(record['stage'])}" if record.get("stage") else ""
+            why = (f"not run: onnxruntime did not run the converted model (the cell is "
+                   f"{record.get('observed_status')}{at})")
+            raw = {n: {"stages": {TargetStage.APPLICABLE.value: {"ok": False, "reason": why}}} for n in names}
+        else:
+            # one task per target: a target that kills the worker (a segfault in a runtime) costs only itself; the
+            # targets after it find a restarted worker without the conversion, and say so
+            t0 = time.perf_counter()
+            died_on = None
+            for n in names:
+                task = dict(self.task(cell), kind="targets", targets=[[self.targets[n][0], n]])
+                try:
+                    answer = self.pool_for(cell).run(task, self.settings.timeout)
+                except Exception as exc:  # a bug of the parent side: the target says so, the cell stays
+                    answer = {"stages": {"isolation": {"ok": False, "status": "CRASH",
+                                                       "error": f"suite error: {error_text(exc, 300)}"}}}
+                got = (answer.get("targets") or {}) if isinstance(answer, dict) else {}
+                died = (answer.get("stages") or {}).get("isolation") if isinstance(answer, dict) else None
+                if n in got:
+                    raw[n] = got[n]
+                    iso = (got[n].get("stages") or {}).get(TargetStage.ISOLATION.value)
+                    if iso and died_on:
+                        iso["error"] = f"{iso.get('error')}, after target {died_on} killed it"
+                else:
+                    why = died or {"ok": False, "status": "CRASH", "error": "the worker returned no result for it"}
+                    raw[n] = {"stages": {TargetStage.ISOLATION.value: dict(why, ok=False)}}
+                    died_on = n
+            record["targets_seconds"] = time.perf_counter() - t0
+        record["targets"] = {n: self.target_record(cell, record, n, raw[n]) for n in names}
+
+    def target_record(self, cell: Cell, record: dict, name: str, raw: dict) -> dict:
+        """One target's decided record on the cell: its status (the target's stage table, then the causes whose
+        scope names the target), the stage that decided, the reason, whose a difference is (``blame``)."""
+        import dataclasses as dc
+
+        stages = raw.get("stages") or {}
+        facts = raw.get("facts") or {}
+        decision = decide_target(stages)
+        blame = (stages.get("compare") or {}).get("blame")
+        view = dc.replace(self.view(cell, record.get("facts") or {}), target=name)
+        found: list = []
+
+        def match():
+            found.append(self.registry.match(view, decision.status.value, decision.reason))
+            return found[0]
+        final = decide_target_cell(decision, blame, record["status"], record.get("cause"), match)
+        signature = found[0].signature if found else None
+        out = {"status": final.status.value, "observed_status": decision.status.value, "stage": decision.stage,
+               "outcome": outcome(final.status), "reason": final.reason, "cause": final.cause,
+               "signature": signature, "blame": blame,
+               "versions": (stages.get("availability") or {}).get("versions"),
+               "stages": stages, "facts": facts}
+        return {k: v for k, v in out.items() if v is not None}
+
+    def view(self, cell: Cell, facts: dict) -> "causes_mod.CellView":
+        """What a cause's scope looks at of the cell (its case, row, opset, layers, ops, settings)."""
+        layers, ops, settings = facts.get("keras_layers"), facts.get("op_histogram"), facts.get("layer_settings")
+        return causes_mod.CellView(cell.case.name, cell.converter, cell.opset, frozenset(cell.case.tags),
+                                   frozenset(layers) if layers else None, causes_mod.own_case(cell.case.module),
+                                   frozenset(ops) if ops else None, tuple(settings) if settings else None,
+                                   causes_mod.model_file(cell.case.module), facts.get("keras_model"))
 
     def explain_failure(self, cell: Cell, record: dict) -> None:
         """After the verdict, for a failing cell only: a second task to the same worker finds the first
@@ -197,12 +281,7 @@ class Matrix:
 
     def record(self, cell: Cell, raw: dict, seconds: float) -> dict:
         decision = decide(raw["stages"])
-        facts = raw.get("facts") or {}
-        layers, ops, settings = facts.get("keras_layers"), facts.get("op_histogram"), facts.get("layer_settings")
-        view = causes_mod.CellView(cell.case.name, cell.converter, cell.opset, frozenset(cell.case.tags),
-                                   frozenset(layers) if layers else None, causes_mod.own_case(cell.case.module),
-                                   frozenset(ops) if ops else None, tuple(settings) if settings else None,
-                                   causes_mod.model_file(cell.case.module), facts.get("keras_model"))
+        view = self.view(cell, raw.get("facts") or {})
         match = self.registry.match(view, decision.status.value, decision.reason)
         final = apply_causes(decision, match)
         conv = self.converters[cell.converter][1]

@@ -50,6 +50,11 @@ class Settings:
     unsafe_deserialization: bool = False
     #: --minimize [SECONDS]: after the run, reduce every unexplained failing cell within this budget (0: off)
     minimize: float = 0.0
+    #: --targets: what users do next with the converted model (conformance.targets), beside the cell's own
+    #: onnxruntime run ("ort", always): the other targets' names, in the order given
+    targets: tuple[str, ...] = ()
+    #: --targets-module: the user's target modules (absolute paths or dotted names)
+    target_modules: tuple[str, ...] = ()
 
     @property
     def loading(self):
@@ -88,6 +93,23 @@ def parse_converters(text: str | None) -> tuple[str, ...] | None:
     if not names:
         raise OptionError("--converters: no converter named")
     return names
+
+
+def parse_targets(text: str | None) -> tuple[str, ...]:
+    """``--targets ort,openvino,...``: the targets beside the cell's own onnxruntime run (``ort``, always run)."""
+    if text is None:
+        return ()
+    names = tuple(dict.fromkeys(n.strip() for n in str(text).split(",") if n.strip()))
+    if not names:
+        raise OptionError("--targets: no target named (e.g. --targets ort,openvino,fp16)")
+    return tuple(n for n in names if n != "ort")
+
+
+def check_targets(selected: tuple[str, ...], known: list[str]) -> list[str]:
+    unknown = [n for n in selected if n not in known]
+    if unknown:
+        raise OptionError(f"--targets: unknown target(s) {', '.join(unknown)} (known: ort, {', '.join(known)})")
+    return list(selected)
 
 
 def check_converters(selected: tuple[str, ...] | None, known: list[str]) -> list[str]:
@@ -210,6 +232,8 @@ def settings_from(getoption, rootdir: Path, max_opset: int, packaged_causes: Pat
         custom_objects=parse_custom_objects(_option(getoption, "custom_objects")),
         unsafe_deserialization=bool(_option(getoption, "unsafe_deserialization")),
         minimize=_minimize_budget(_option(getoption, "minimize")),
+        targets=parse_targets(_option(getoption, "targets")),
+        target_modules=tuple(_as_path(m) for m in _option(getoption, "targets_module") or ()),
     )
 
 

@@ -49,7 +49,7 @@ TRACE_LIMIT = 4000
 #: refusal of a model onnx.checker already rejected: the same missing op, with every node's inputs)
 OTHER_ERROR_LIMIT = 300
 #: keys whose floats are durations in seconds: rounded to 0.1 ms
-_TIMING = {"seconds", "keras_seconds", "check_seconds", "explain_seconds"}
+_TIMING = {"seconds", "keras_seconds", "check_seconds", "explain_seconds", "targets_seconds"}
 #: stage keys dropped when the stage passed (per-output details only help explain its failure)
 _PASS_DROP = {"compare": ("batches",), "signature": ("inputs", "outputs")}
 #: record keys dropped: the converter's one-line summary is the run's (results.json "converters")
@@ -121,6 +121,31 @@ def _deployable(fact):
 POLICY_SKIP = "not written: an expected failure"
 
 
+def _target(t):
+    """A target's record on a cell: tracebacks only on an unexpected failure, the per-output comparisons only
+    where its comparison failed (every stage stays: ``decide_target`` reads a missing availability or comparison
+    as a failure)."""
+    if not isinstance(t, dict):
+        return t
+    keep_trace = str(t.get("status")) not in ACCEPTED
+    out = dict(t)
+    stages = {}
+    for name, st in (t.get("stages") or {}).items():
+        if isinstance(st, dict):
+            st = {k: v for k, v in st.items() if (keep_trace or k != "traceback") and not _empty(v)
+                  and not (st.get("ok") and k in ("keras", "ort"))}
+            if st.get("traceback"):
+                st["traceback"] = _tail(str(st["traceback"]))
+        stages[name] = st
+    out["stages"] = stages
+    if not keep_trace and isinstance(t.get("facts"), dict) and isinstance(t["facts"].get("fallback"), dict):
+        fb = t["facts"]["fallback"]
+        out["facts"] = dict(t["facts"], fallback=dict(fb, stages={
+            n: {k: v for k, v in st.items() if k != "traceback"} if isinstance(st, dict) else st
+            for n, st in (fb.get("stages") or {}).items()}))
+    return out
+
+
 def slim_record(record: dict) -> dict:
     """The record as results.json keeps it (see the module's docstring); ``record`` is left as it is."""
     status = str(record.get("status"))
@@ -142,6 +167,8 @@ def slim_record(record: dict) -> dict:
             value = {name: _stage(name, st, keep_trace=keep_trace, deciding=name == stage)
                      for name, st in value.items()}
             value = {name: st for name, st in value.items() if not (name in implied and st == {"ok": True})}
+        elif key == "targets" and isinstance(value, dict):
+            value = {name: _target(t) for name, t in value.items()}
         elif key == "facts" and isinstance(value, dict):
             value = {k: (_deployable(v) if k == "deployable" else v) for k, v in value.items()
                      if not (passed and k in _PASS_DROP_FACTS) and not _empty(v)}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import string
 
-from conformance.stages import PASS_REASON, TABLE as STAGES, Failure, Row
+from conformance.stages import PASS_REASON, TABLE as STAGES, TARGET_PASS_REASON, TARGET_TABLE, Failure, Row
 from conformance.statuses import Status
 
 
@@ -65,10 +65,8 @@ def _failed(row: Row, failure: Failure, st: dict, s: dict) -> Decision:
     return Decision(status, _reason(failure.reason, row, st, s), row.stage.value)
 
 
-def decide(stages: dict) -> Decision:
-    """One status from the stages of a cell: the first failed stage of the stage table decides, and
-    the Decision names it (:mod:`conformance.stages`); a cell whose stages all passed is PASS."""
-    for row in STAGES.values():
+def _first_failed(stages: dict, table: dict) -> Decision | None:
+    for row in table.values():
         st = stages.get(row.stage.value)
         if st is None:
             if row.absent is not None:
@@ -76,8 +74,46 @@ def decide(stages: dict) -> Decision:
             continue
         if not st.get("ok", row.ok_default):
             return _failed(row, row.failure(st), st, stages)
+    return None
+
+
+def decide(stages: dict) -> Decision:
+    """One status from the stages of a cell: the first failed stage of the stage table decides, and
+    the Decision names it (:mod:`conformance.stages`); a cell whose stages all passed is PASS."""
+    failed = _first_failed(stages, STAGES)
+    if failed is not None:
+        return failed
     note = (stages.get("compare") or {}).get("note")
     return Decision(Status.PASS, f"outputs match Keras {note}" if note else PASS_REASON)
+
+
+def decide_target(stages: dict) -> Decision:
+    """One status from the stages of a target on a cell (:data:`conformance.stages.TARGET_TABLE`)."""
+    failed = _first_failed(stages, TARGET_TABLE)
+    if failed is not None:
+        return failed
+    cmp = stages.get("compare") or {}
+    if cmp.get("ort_failures"):
+        return Decision(Status.PASS, f"{TARGET_PASS_REASON}, where the cell's onnxruntime run did not: "
+                                     f"{cmp['ort_failures'][0]}")
+    return Decision(Status.PASS, TARGET_PASS_REASON)
+
+
+def inherits(decision: Decision, blame: str | None) -> bool:
+    """A target that differs from Keras exactly as the cell's onnxruntime run did (``blame == "conversion"``): its
+    failure is the conversion's, decided with the cell, not by a cause of its own."""
+    return decision.status == Status.MISMATCH and blame == "conversion"
+
+
+def decide_target_cell(decision: Decision, blame: str | None, cell_status: str, cell_cause: str | None,
+                       match) -> Decision:
+    """A target's final decision on a cell: the conversion's failure, inherited from the cell (:func:`inherits`),
+    or the registry's ``match()`` (called only then) folded in as for a cell."""
+    if inherits(decision, blame):
+        cause = f" [{cell_cause}]" if cell_cause else ""
+        return Decision(Status(cell_status), f"as the cell's onnxruntime run ({cell_status}{cause}): {decision.reason}",
+                        decision.stage, observed=decision.status, cause=cell_cause)
+    return apply_causes(decision, match())
 
 
 def _workaround(cause) -> str:

@@ -52,6 +52,10 @@ def main(argv: list[str]) -> int:
                 from conformance.worker.failing import run_failing
 
                 record = run_failing(task, state)
+            elif task.get("kind") == "targets":  # what users do next with the cell's converted model
+                from conformance.worker.targets import run_targets
+
+                record = run_targets(task, state)
             else:
                 record = run_cell(task, state)
         except Exception as exc:  # a bug of the suite, not of the converter: say so

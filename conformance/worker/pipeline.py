@@ -39,6 +39,8 @@ from conformance.loader import find_converter
 from conformance.converters.base import ConvertContext, ConverterCrashed, ConverterTimedOut, OpsetRejected
 from conformance.worker.launcher import DEFAULT_MODE, Launcher
 
+#: state.memo key of the last cell's onnxruntime run: (cell key, ONNX output names in Keras's order, [(feeds, outputs)]
+LAST_RUN = "_last_run"
 #: how many built cases a worker keeps (cells are ordered case by case)
 CASE_CACHE_SIZE = 2
 
@@ -291,6 +293,21 @@ class WorkerState:
             self.availability[key] = avail
         return self.converters[key], self.availability[key]
 
+    def target(self, ref: str, name: str):
+        """The target ``name`` of module ``ref`` and its availability (``load()`` once per worker)."""
+        key = ("target", ref, name)
+        if key not in self.converters:
+            from conformance.loader import find_target
+
+            try:
+                target = find_target(ref, name)
+                avail = {"ok": True, "versions": target.load()}
+            except BaseException as exc:  # an import can raise anything, even SystemExit
+                target, avail = None, {"ok": False, "error": error_text(exc), "traceback": traceback_tail(exc)}
+            self.converters[key] = target
+            self.availability[key] = avail
+        return self.converters[key], self.availability[key]
+
     def configure_tensorflow(self) -> None:
         """Thread limits for TensorFlow, once, before the first model is built (not for TF-free cases)."""
         if self.memo.get("_tensorflow_configured"):
@@ -478,6 +495,8 @@ def _convert_and_check(task, state, conv, case, built, case_dir, workdir, stages
                 if t)
         facts.setdefault(agreement.FACT, []).extend(agreement.of_batch(case.tags, built.outputs, batch.size, batch.refs, outs))
     stages[Stage.RUN] = {"ok": True, "seconds": seconds}
+    # what the targets of this cell start from (conformance.worker.targets): its feeds and onnxruntime's outputs
+    state.memo[LAST_RUN] = ((case.module, case.name, conv.name, ctx.opset), order, ran)
     stages[Stage.COMPARE] = {"ok": not failures, "batches": runs, "failures": failures}
     note = _compare_note(built, runs)
     if note:
