@@ -12,6 +12,7 @@ The rules (``DESIGN.md``, "Directions"):
   modules of their own family (``cases.layers.*`` among themselves);
 * ``conformance.converters.*`` import, of ``conformance``, only ``conformance.converters.*`` and
   ``conformance.errors`` (the case API is below everything, so ``cases.api`` and its helpers too);
+* ``conformance.targets.*`` the same: only ``conformance.targets.*`` and ``conformance.errors``;
 * ``conformance.checks.*`` import nothing of ``conformance.run``, ``conformance.worker``,
   ``conformance.report``;
 * ``conformance.report.*`` import nothing of ``conformance.checks``, ``conformance.worker``;
@@ -106,6 +107,9 @@ def forbidden(src: str, dst: str) -> str | None:
     if _under(src, "conformance.converters") and _under(dst, "conformance"):
         if not (_under(dst, "conformance.converters") or dst == "conformance.errors"):
             return "converters import only conformance.converters.* and conformance.errors"
+    if _under(src, "conformance.targets") and _under(dst, "conformance"):
+        if not (_under(dst, "conformance.targets") or dst == "conformance.errors"):
+            return "targets import only conformance.targets.* and conformance.errors (like converters)"
     if _under(src, "conformance.checks"):
         for side in ("conformance.run", "conformance.worker", "conformance.report"):
             if _under(dst, side):
