@@ -248,7 +248,8 @@ def test_builtin_targets_on_real_conversions(tmp_path):
     by_case = {r["case"]: r for r in doc["records"]}
     mlp = by_case["mlp_softmax"]["targets"]
     assert {n: t["status"] for n, t in mlp.items()} == dict.fromkeys(mlp, "PASS"), json.dumps(mlp)[:3000]
-    assert mlp["openvino"]["versions"]["openvino"]
+    assert doc["environment"]["packages"]["openvino"]       # the targets' packages are the run's environment
+    assert "versions" not in mlp["openvino"] and "signature" not in mlp["openvino"]    # results.json keeps it small
     lstm = by_case["seed_gru"]["targets"]
     fp16 = lstm["fp16"]
     assert (fp16["status"], fp16["observed_status"], fp16["stage"], fp16["cause"]) == \

@@ -121,19 +121,30 @@ def _deployable(fact):
 POLICY_SKIP = "not written: an expected failure"
 
 
+#: keys of a target's stage dropped when the target passed (its total time is ``facts.seconds``)
+_TARGET_PASS_DROP = ("seconds",)
+
+
 def _target(t):
     """A target's record on a cell: tracebacks only on an unexpected failure, the per-output comparisons only
-    where its comparison failed (every stage stays: ``decide_target`` reads a missing availability or comparison
-    as a failure)."""
+    where its comparison failed, the per-stage timings only where it failed (``facts.seconds`` holds its time), no
+    package versions (the run's environment lists them) and no signature where it is the normalized reason (a pass,
+    a target not run, an explained failure: :func:`conformance.causes.signature_of` derives it).  Every stage
+    stays: ``decide_target`` reads a missing availability or comparison as a failure."""
     if not isinstance(t, dict):
         return t
-    keep_trace = str(t.get("status")) not in ACCEPTED
-    out = dict(t)
+    status = str(t.get("status"))
+    keep_trace = status not in ACCEPTED
+    passed = str(t.get("observed_status") or status) == "PASS"
+    out = {k: v for k, v in t.items() if k != "versions"}
+    if status in ("PASS", "NOT_APPLICABLE") or (status == "XFAIL" and t.get("cause")):
+        out.pop("signature", None)
     stages = {}
     for name, st in (t.get("stages") or {}).items():
         if isinstance(st, dict):
             st = {k: v for k, v in st.items() if (keep_trace or k != "traceback") and not _empty(v)
-                  and not (st.get("ok") and k in ("keras", "ort"))}
+                  and not (st.get("ok") and k in ("keras", "ort")) and k != "versions"
+                  and not (passed and k in _TARGET_PASS_DROP)}
             if st.get("traceback"):
                 st["traceback"] = _tail(str(st["traceback"]))
         stages[name] = st
