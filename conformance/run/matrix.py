@@ -155,7 +155,8 @@ class Matrix:
 
     def target_record(self, cell: Cell, record: dict, name: str, raw: dict) -> dict:
         """One target's decided record on the cell: its status (the target's stage table, then the causes whose
-        scope names the target), the stage that decided, the reason, whose a difference is (``blame``)."""
+        scope names the target), the stage that decided, the reason, whose a difference is (``blame``); the versions
+        of its packages are in its availability stage (and the run's environment)."""
         import dataclasses as dc
 
         stages = raw.get("stages") or {}
@@ -172,9 +173,7 @@ class Matrix:
         signature = found[0].signature if found else None
         out = {"status": final.status.value, "observed_status": decision.status.value, "stage": decision.stage,
                "outcome": outcome(final.status), "reason": final.reason, "cause": final.cause,
-               "signature": signature, "blame": blame,
-               "versions": (stages.get("availability") or {}).get("versions"),
-               "stages": stages, "facts": facts}
+               "signature": signature, "blame": blame, "stages": stages, "facts": facts}
         return {k: v for k, v in out.items() if v is not None}
 
     def view(self, cell: Cell, facts: dict) -> "causes_mod.CellView":

@@ -136,7 +136,7 @@ def _target(t):
     status = str(t.get("status"))
     keep_trace = status not in ACCEPTED
     passed = str(t.get("observed_status") or status) == "PASS"
-    out = {k: v for k, v in t.items() if k != "versions"}
+    out = dict(t)
     if status in ("PASS", "NOT_APPLICABLE") or (status == "XFAIL" and t.get("cause")):
         out.pop("signature", None)
     stages = {}

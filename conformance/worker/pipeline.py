@@ -253,6 +253,8 @@ class WorkerState:
         self.threads = threads
         self.converters: dict = {}
         self.availability: dict = {}
+        #: (module, name) -> (target, its availability): conformance.targets, loaded once per worker
+        self.targets: dict = {}
         self.cases: dict = {}
         self.built: collections.OrderedDict = collections.OrderedDict()
         self.memo: dict = {}
@@ -295,8 +297,8 @@ class WorkerState:
 
     def target(self, ref: str, name: str):
         """The target ``name`` of module ``ref`` and its availability (``load()`` once per worker)."""
-        key = ("target", ref, name)
-        if key not in self.converters:
+        key = (ref, name)
+        if key not in self.targets:
             from conformance.loader import find_target
 
             try:
@@ -304,9 +306,8 @@ class WorkerState:
                 avail = {"ok": True, "versions": target.load()}
             except BaseException as exc:  # an import can raise anything, even SystemExit
                 target, avail = None, {"ok": False, "error": error_text(exc), "traceback": traceback_tail(exc)}
-            self.converters[key] = target
-            self.availability[key] = avail
-        return self.converters[key], self.availability[key]
+            self.targets[key] = (target, avail)
+        return self.targets[key]
 
     def configure_tensorflow(self) -> None:
         """Thread limits for TensorFlow, once, before the first model is built (not for TF-free cases)."""

@@ -37,8 +37,9 @@ def _timed(fn, *args) -> tuple:
     return value, {"ok": True, "seconds": time.perf_counter() - t0}
 
 
-def run_one(target, model_bytes: bytes, ctx: TargetContext, built, order: list, ran: list, tags) -> dict:
-    """The stages and facts of one target: transform, open, run each batch, judge."""
+def run_one(target, model_bytes: bytes, ctx: TargetContext, built, ran: list) -> dict:
+    """The stages and facts of one target: transform, open, run each batch (``ran``: the cell's feeds and
+    onnxruntime's outputs per batch), judge against Keras and onnxruntime."""
     stages: dict = {}
     facts: dict = {}
     made, st = _timed(target.transform, model_bytes, ctx)
@@ -60,7 +61,7 @@ def run_one(target, model_bytes: bytes, ctx: TargetContext, built, order: list, 
             return {"stages": stages, "facts": facts}
         seconds[str(batch.size)] = st["seconds"]
         judged.append(yardstick.judge(target.yardstick, names, batch.refs, ort_outs, list(outs), built.tolerances,
-                                      tags, batch.size))
+                                      ctx.tags, batch.size))
     stages[TargetStage.RUN.value] = {"ok": True, "seconds": seconds}
     stages[TargetStage.COMPARE.value] = yardstick.stage(target.yardstick, judged)
     return {"stages": stages, "facts": facts}
@@ -97,13 +98,13 @@ def run_targets(task: dict, state) -> dict:
             work.mkdir(parents=True, exist_ok=True)
             ctx = TargetContext(work, state.threads, [f for f, _ in ran], list(order), tuple(sorted(case.tags)))
             t0 = time.perf_counter()
-            result = run_one(target, model_bytes, ctx, built, order, ran, case.tags)
+            result = run_one(target, model_bytes, ctx, built, ran)
             result["stages"] = {**stages, **result["stages"]}
             result["facts"]["seconds"] = time.perf_counter() - t0
             fallback = target.fallback() if not _passed(result) else None
             if fallback is not None:
                 t0 = time.perf_counter()
-                fb = run_one(fallback, model_bytes, ctx, built, order, ran, case.tags)
+                fb = run_one(fallback, model_bytes, ctx, built, ran)
                 result["facts"]["fallback"] = {"name": fallback.name, "summary": fallback.summary,
                                                "stages": fb["stages"], "seconds": time.perf_counter() - t0}
             out[name] = result
